@@ -1,0 +1,153 @@
+"""The contract every check follows: plain inputs in, a :class:`CheckResult` out.
+
+A check computes on frames, arrays and fitted models. It never touches the database, the network
+or the clock, so it can be tested on a hand-made frame and run anywhere. The service layer builds
+the :class:`CheckInput`, calls the check, and stores the result as evidence.
+
+Figures are data, not pictures: a check describes the chart (kind, axes, series) and the report
+renders it, so checks need no plotting library and results stay JSON-serialisable.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pandas as pd
+
+Status = Literal["pass", "warn", "fail"]
+Severity = Literal["info", "warn", "fail"]
+FigureKind = Literal["bar", "line", "hist", "scatter"]
+
+STATUS_ORDER: dict[str, int] = {"pass": 0, "warn": 1, "fail": 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check noticed, with the column or group it concerns."""
+
+    severity: Severity
+    message: str
+    subject: str | None = None
+    value: float | int | str | None = None
+
+
+@dataclass(frozen=True)
+class Series:
+    """One named series of a figure; ``x`` and ``y`` have the same length."""
+
+    name: str
+    x: list[Any]
+    y: list[float | None]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A chart described as data: the report renders it offline.
+
+    ``threshold`` draws a horizontal reference line (for instance a policy limit).
+    """
+
+    name: str
+    title: str
+    kind: FigureKind
+    x_label: str
+    y_label: str
+    series: list[Series]
+    threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a check found: an overall status, numbers, findings and charts.
+
+    ``metrics`` holds plain numbers (or short strings) keyed by a dotted name, for instance
+    ``fairness.demographic_parity_difference``. A value that cannot be computed is ``None``
+    together with a finding that says why; it is never NaN, so reports and JSON stay valid.
+    """
+
+    check: str
+    status: Status
+    summary: str
+    metrics: dict[str, float | int | str | None] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    tables: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-serialisable copy, with every non-finite number turned into ``None``."""
+        return _finite(asdict(self))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        """Rebuild a result stored with :meth:`to_dict`."""
+        figures = [
+            Figure(**{**fig, "series": [Series(**s) for s in fig["series"]]})
+            for fig in data.get("figures", [])
+        ]
+        return cls(
+            check=data["check"],
+            status=data["status"],
+            summary=data["summary"],
+            metrics=dict(data.get("metrics", {})),
+            findings=[Finding(**f) for f in data.get("findings", [])],
+            figures=figures,
+            tables={k: list(v) for k, v in data.get("tables", {}).items()},
+        )
+
+
+@dataclass
+class CheckInput:
+    """Everything a check may look at.
+
+    ``data`` is the registered dataset the check runs on (for model checks, the training data).
+    ``reference`` is the baseline a comparison needs (for drift, the training data, with ``data``
+    the current window). ``model`` is a fitted scikit-learn compatible estimator whose
+    ``predict`` (and ``predict_proba`` where it has one) takes ``data[features]``.
+    """
+
+    data: pd.DataFrame
+    target: str | None = None
+    features: Sequence[str] = ()
+    sensitive: Sequence[str] = ()
+    positive_label: Any = 1
+    model: Any | None = None
+    estimator_factory: Callable[[], Any] | None = None
+    reference: pd.DataFrame | None = None
+    holdout: pd.DataFrame | None = None
+    seed: int = 0
+
+
+CheckFunction = Callable[[CheckInput, Mapping[str, float]], CheckResult]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A check as the registry knows it: its function, what it needs and its default limits."""
+
+    name: str
+    title: str
+    function: CheckFunction
+    needs_model: bool
+    needs_reference: bool
+    defaults: Mapping[str, float]
+    description: str
+
+
+def worst(statuses: Sequence[str]) -> Status:
+    """Return the most severe of several statuses (``pass`` when there are none)."""
+    if not statuses:
+        return "pass"
+    return max(statuses, key=lambda s: STATUS_ORDER[s])  # type: ignore[return-value]
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
