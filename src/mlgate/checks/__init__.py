@@ -1,0 +1,49 @@
+"""The automated checks, by name.
+
+Each module defines one or more checks and their :class:`~mlgate.checks.base.CheckSpec`; this
+package gathers them in :data:`REGISTRY` so the policy can name a check and the service can run
+it. A check is pure: it takes a :class:`~mlgate.checks.base.CheckInput` and thresholds (already
+merged by the caller; missing keys take the spec's defaults) and returns a
+:class:`~mlgate.checks.base.CheckResult`.
+"""
+
+from __future__ import annotations
+
+from mlgate.checks import data_quality, drift, fairness, group_sizes, model_quality
+from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series
+from mlgate.errors import NotFoundError
+
+REGISTRY: dict[str, CheckSpec] = {
+    spec.name: spec
+    for spec in (
+        data_quality.SPEC,
+        group_sizes.SPEC,
+        model_quality.CV_SPEC,
+        model_quality.HOLDOUT_SPEC,
+        model_quality.DETERMINISM_SPEC,
+        model_quality.PERFORMANCE_SPEC,
+        fairness.SPEC,
+        drift.SPEC,
+    )
+}
+
+
+def get_check(name: str) -> CheckSpec:
+    """Return the registered check called ``name``; raise :class:`NotFoundError` if unknown."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        known = ", ".join(sorted(REGISTRY))
+        raise NotFoundError(f"unknown check '{name}'; known checks: {known}") from None
+
+
+__all__ = [
+    "REGISTRY",
+    "CheckInput",
+    "CheckResult",
+    "CheckSpec",
+    "Figure",
+    "Finding",
+    "Series",
+    "get_check",
+]

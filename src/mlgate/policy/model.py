@@ -51,7 +51,9 @@ class Requirement(BaseModel):
         if getattr(self, field_name) is None:
             raise ValueError(f"a requirement of kind '{self.kind}' needs the field '{field_name}'")
         if self.kind == "record" and self.record not in RECORD_TYPES:
-            raise ValueError(f"record must be one of {', '.join(RECORD_TYPES)}; got '{self.record}'")
+            raise ValueError(
+                f"record must be one of {', '.join(RECORD_TYPES)}; got '{self.record}'"
+            )
         return self
 
     def applies_to(self, tier: Tier) -> bool:
@@ -117,7 +119,8 @@ class Policy(BaseModel):
                     continue
                 if req.role not in self.roles:
                     raise ValueError(
-                        f"requirement '{req.id}': role '{req.role}' is not among roles {self.roles}"
+                        f"requirement '{req.id}': role '{req.role}' is not among roles "
+                        f"{self.roles}"
                     )
                 if req.subject not in ("stage", "model") and req.subject not in ids:
                     raise ValueError(

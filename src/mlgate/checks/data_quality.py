@@ -1,0 +1,577 @@
+"""Data quality: missing values, mixed types, duplicates, outliers and messy categories.
+
+The check profiles the declared features and the target of ``CheckInput.data`` (every column
+when no feature is declared) and looks for:
+
+- missing values: the share of **all rows** that are null, per column;
+- mixed types: an object column holding, say, strings and integers;
+- duplicate rows: the share of all rows that repeat an earlier row;
+- outliers in numeric columns: robust z-score ``0.6745 * (x - median) / MAD`` above 3.5
+  (Iglewicz and Hoaglin). When the MAD is 0 (half the values are equal) the IQR fences
+  ``[Q1 - 1.5 IQR, Q3 + 1.5 IQR]`` are used instead; when the IQR is 0 too, outliers are not
+  assessed. Shares are of **non-null** values (the limit applies to that) and of all rows;
+- categorical domain: levels below ``rare_level_share`` of the non-null values, and values that
+  differ only in case or whitespace (``'A'`` and ``'a '``), counted as the rows that use a
+  less common spelling;
+- constant and all-null columns, reported as "single value 5.0" or "all null".
+
+Every share is named after its denominator (``..._of_rows``, ``..._of_non_null``), and every
+message says which one it uses. Findings carry counts, column names and shares, never the
+values of individual rows, except the one value of a constant column.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+SKEW_LIMIT = 1.0
+ROBUST_Z_LIMIT = 3.5
+ROBUST_Z_SCALE = 0.6745  # the normal 0.75 quantile: makes the MAD estimate the standard deviation
+IQR_FACTOR = 1.5
+HIGH_CARDINALITY_LEVELS = 50
+
+DEFAULTS: dict[str, float] = {
+    "max_missing_share": 0.2,
+    "max_duplicate_share": 0.01,
+    "max_outlier_share": 0.05,
+    "rare_level_share": 0.01,
+}
+
+
+@dataclass(frozen=True)
+class DomainResult:
+    """How many values of a column fall outside an allowed set, with explicit denominators.
+
+    ``share_of_non_null`` divides by the non-null values and decides ``passed``;
+    ``share_of_rows`` divides by all rows. A share with a zero denominator is ``None``.
+    """
+
+    n_rows: int
+    n_missing: int
+    n_unexpected: int
+    share_of_non_null: float | None
+    share_of_rows: float | None
+    missing_share: float | None
+    passed: bool
+
+
+def unexpected_values(values: Any, allowed: Iterable[Any], *, mostly: float = 1.0) -> DomainResult:
+    """Count the non-null values outside ``allowed``; pass when the expected share >= ``mostly``.
+
+    Nulls are neither expected nor unexpected: they are left out of the verdict and counted in
+    ``missing_share``. A column with no non-null value passes (there is nothing unexpected).
+    """
+    if not 0.0 <= mostly <= 1.0:
+        raise ValidationError(f"mostly must be in [0, 1]; got {mostly}")
+    series = values if isinstance(values, pd.Series) else pd.Series(values)
+    present = series.notna()
+    n_rows, n_non_null = len(series), int(present.sum())
+
+    n_unexpected = int((~series[present].isin(list(allowed))).sum())
+    share_non_null = n_unexpected / n_non_null if n_non_null else None
+    passed = share_non_null is None or 1.0 - share_non_null >= mostly
+    return DomainResult(
+        n_rows=n_rows,
+        n_missing=n_rows - n_non_null,
+        n_unexpected=n_unexpected,
+        share_of_non_null=share_non_null,
+        share_of_rows=n_unexpected / n_rows if n_rows else None,
+        missing_share=(n_rows - n_non_null) / n_rows if n_rows else None,
+        passed=passed,
+    )
+
+
+def outlier_fences(values: np.ndarray) -> tuple[float, float, str] | None:
+    """Return ``(low, high, method)``: finite values outside ``[low, high]`` are outliers.
+
+    The robust z-score rule ``0.6745 * |x - median| / MAD > 3.5`` is used when the MAD is
+    positive (method ``robust_z``), else the IQR fences (method ``iqr``). ``None`` when both the
+    MAD and the IQR are 0, or there is no value: no spread is left to measure distance by.
+
+    A strictly positive column with a long right tail (skewness above ``SKEW_LIMIT``, as money
+    amounts and durations have) is judged on the log scale (methods ending in ``_log``): on the
+    raw scale every large but ordinary amount would count as an outlier.
+    """
+    ordered = np.sort(values[np.isfinite(values)])
+    if ordered.size == 0:
+        return None
+    if ordered[0] > 0 and _skewness(ordered) > SKEW_LIMIT:
+        fences = _fences(np.log(ordered))
+        if fences is not None:
+            low, high, method = fences
+            return float(np.exp(low)), float(np.exp(high)), f"{method}_log"
+    return _fences(ordered)
+
+
+def _skewness(ordered: np.ndarray) -> float:
+    spread = float(ordered.std())
+    if spread == 0:
+        return 0.0
+    return float(np.mean(((ordered - ordered.mean()) / spread) ** 3))
+
+
+def _fences(ordered: np.ndarray) -> tuple[float, float, str] | None:
+    median = _sorted_median(ordered)
+    mad = float(np.median(np.abs(ordered - median)))
+
+    if mad > 0:
+        reach = ROBUST_Z_LIMIT * mad / ROBUST_Z_SCALE
+        return median - reach, median + reach, "robust_z"
+    q1, q3 = np.percentile(ordered, [25, 75])
+    iqr = float(q3 - q1)
+    if iqr > 0:
+        return float(q1 - IQR_FACTOR * iqr), float(q3 + IQR_FACTOR * iqr), "iqr"
+    return None
+
+
+def robust_outliers(values: Any) -> np.ndarray | None:
+    """Return a mask of the outliers among ``values`` (see :func:`outlier_fences`).
+
+    NaN and infinite values are never outliers here; ``None`` when outliers cannot be assessed.
+    """
+    array = np.asarray(values, dtype=np.float64)
+    fences = outlier_fences(array)
+    if fences is None:
+        return None
+    low, high, _ = fences
+    return np.isfinite(array) & ((array < low) | (array > high))
+
+
+def check_data_quality(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
+    """Profile every column of ``inp.data`` and flag quality problems."""
+    limits = {**DEFAULTS, **thresholds}
+    reject_duplicate_columns(inp.data)
+    frame = inp.data[_profiled_columns(inp)]
+    n_rows = len(frame)
+
+    profiles = [_profile(frame.iloc[:, i], n_rows, limits) for i in range(frame.shape[1])]
+    findings = [f for p in profiles for f in p.pop("findings")]
+    duplicates, duplicate_findings = _duplicates(frame, limits)
+    findings = _frame_findings(frame) + duplicate_findings + findings
+    logger.info("data_quality: profiled %d columns of %d rows", frame.shape[1], n_rows)
+
+    status = worst([f.severity for f in findings if f.severity != "info"])
+    return CheckResult(
+        check="data_quality",
+        status=status,
+        summary=_summary(profiles, duplicates, n_rows, limits),
+        metrics=_metrics(profiles, duplicates, n_rows),
+        findings=findings,
+        figures=_figures(profiles, limits),
+        tables={"profile": profiles},
+    )
+
+
+def reject_duplicate_columns(frame: pd.DataFrame) -> None:
+    """Raise :class:`ValidationError` naming every column name that occurs more than once."""
+    names = pd.Index(frame.columns)
+    if names.has_duplicates:
+        repeated = ", ".join(str(n) for n in names[names.duplicated()].unique())
+        raise ValidationError(
+            f"duplicate column name(s): {repeated}; expected each column name once"
+        )
+
+
+def _profiled_columns(inp: CheckInput) -> list[Any]:
+    # Declared features plus the target; columns left out of the features (identifiers,
+    # personal data the project excludes) are not profiled. No features declared: every column.
+    if not inp.features:
+        return list(inp.data.columns)
+    columns = list(inp.features)
+    if inp.target is not None and inp.target not in columns:
+        columns.append(inp.target)
+
+    missing = [str(c) for c in columns if c not in inp.data.columns]
+    if missing:
+        raise ValidationError(f"column(s) not in the data: {', '.join(missing)}")
+    return columns
+
+
+def _profile(series: pd.Series, n_rows: int, limits: Mapping[str, float]) -> dict[str, Any]:
+    name = str(series.name)
+    n_missing = int(series.isna().sum())
+    profile: dict[str, Any] = {
+        "column": name,
+        "dtype": str(series.dtype),
+        "kind": _kind(series),
+        "n_missing": n_missing,
+        "missing_share_of_rows": n_missing / n_rows if n_rows else None,
+        "findings": [],
+    }
+
+    if profile["kind"] == "numeric":
+        profile.update(_numeric_profile(name, series, n_rows, limits))
+    elif profile["kind"] == "categorical":
+        profile.update(_categorical_profile(name, series, n_rows, limits))
+    else:
+        profile.update(_other_profile(name, series))
+
+    profile["distinct_with_null"] = _plus_null(profile["distinct"], n_missing)
+    profile["findings"] = _column_findings(profile, series, n_rows, limits) + profile["findings"]
+    return profile
+
+
+def _numeric_profile(
+    name: str, series: pd.Series, n_rows: int, limits: Mapping[str, float]
+) -> dict[str, Any]:
+    array = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    ordered = np.sort(array[np.isfinite(array)])
+    n_pos_inf, n_neg_inf = int(np.isposinf(array).sum()), int(np.isneginf(array).sum())
+    has_values = ordered.size > 0
+
+    fences = outlier_fences(ordered)
+    n_outliers = None
+    if fences is not None:
+        low, high, method = fences
+        above = ordered.size - np.searchsorted(ordered, high, side="right")
+        n_outliers = int(np.searchsorted(ordered, low, side="left") + above)
+    method = "none" if fences is None else fences[2]
+
+    distinct = int(np.count_nonzero(np.diff(ordered)) + 1) if has_values else 0
+    out: dict[str, Any] = {
+        "distinct": distinct + (n_pos_inf > 0) + (n_neg_inf > 0),
+        "min": float(ordered[0]) if has_values else None,
+        "max": float(ordered[-1]) if has_values else None,
+        "mean": _finite_or_none(ordered.mean()) if has_values else None,
+        "n_infinite": n_pos_inf + n_neg_inf,
+        "outlier_method": method,
+        "n_outliers": n_outliers,
+        "outlier_share_of_non_null": _share(n_outliers, ordered.size),
+        "outlier_share_of_rows": _share(n_outliers, n_rows),
+        "findings": _outlier_findings(name, n_outliers, ordered.size, n_rows, method, limits),
+    }
+
+    if n_outliers is None and distinct > 1:
+        message = f"{name}: most values are equal (MAD and IQR are 0); outliers not assessed"
+        out["findings"].append(Finding("info", message, name))
+    if out["n_infinite"]:
+        message = f"{name}: {out['n_infinite']} infinite values, left out of the statistics"
+        out["findings"].append(Finding("warn", message, name, out["n_infinite"]))
+    return out
+
+
+def _outlier_findings(
+    name: str,
+    n_outliers: int | None,
+    n_values: int,
+    n_rows: int,
+    method: str,
+    limits: Mapping[str, float],
+) -> list[Finding]:
+    share = _share(n_outliers, n_values)
+    if share is None or share <= limits["max_outlier_share"]:
+        return []
+
+    how = "robust z-score > 3.5" if method == "robust_z" else "outside the 1.5 IQR fences"
+    message = (
+        f"{name}: {n_outliers} outliers ({how}): {share:.1%} of {n_values} non-null values "
+        f"(limit {limits['max_outlier_share']:.1%}), {n_outliers / n_rows:.1%} of all "
+        f"{n_rows} rows"
+    )
+    return [Finding("fail", message, name, share)]
+
+
+def _categorical_profile(
+    name: str, series: pd.Series, n_rows: int, limits: Mapping[str, float]
+) -> dict[str, Any]:
+    try:
+        counts = series.value_counts(dropna=True)
+    except TypeError:
+        message = f"{name}: holds unhashable values (lists or dicts); levels not profiled"
+        return {"distinct": None, "findings": [Finding("warn", message, name)]}
+
+    n_non_null = int(counts.sum())
+    out: dict[str, Any] = {"distinct": len(counts), "findings": _mixed_types(name, series)}
+    if len(counts) > HIGH_CARDINALITY_LEVELS and len(counts) > n_non_null / 2:
+        message = (
+            f"{name}: {len(counts)} distinct values in {n_non_null} non-null values; looks like "
+            f"an identifier or free text, so rare levels and spelling variants are not assessed"
+        )
+        out["findings"].append(Finding("info", message, name, len(counts)))
+        return out
+
+    out.update(_rare_levels(name, counts, n_non_null, limits))
+    out.update(_variants(name, counts, n_non_null, n_rows))
+    out["findings"] += out.pop("rare_findings") + out.pop("variant_findings")
+    return out
+
+
+def _mixed_types(name: str, series: pd.Series) -> list[Finding]:
+    if series.dtype != object:
+        return []
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if not inferred.startswith("mixed"):
+        return []
+
+    types = series.dropna().map(lambda v: type(v).__name__).value_counts()
+    described = ", ".join(f"{kind} {n}" for kind, n in types.items())
+    message = f"{name}: mixes value types ({described} non-null values)"
+    return [Finding("warn", message, name, len(types))]
+
+
+def _rare_levels(
+    name: str, counts: pd.Series, n_non_null: int, limits: Mapping[str, float]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"n_rare_levels": None, "rare_findings": []}
+    if len(counts) < 2:
+        return out
+
+    rare = counts[counts / n_non_null < limits["rare_level_share"]]
+    out["n_rare_levels"] = len(rare)
+    if len(rare):
+        message = (
+            f"{name}: {len(rare)} rare level(s) below {limits['rare_level_share']:.1%} of "
+            f"non-null values, {int(rare.sum())} of {n_non_null} non-null values in all"
+        )
+        out["rare_findings"].append(Finding("info", message, name, len(rare)))
+    return out
+
+
+def _variants(name: str, counts: pd.Series, n_non_null: int, n_rows: int) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "n_variant_values": 0,
+        "variant_share_of_non_null": 0.0 if n_non_null else None,
+        "variant_share_of_rows": 0.0 if n_rows else None,
+        "variant_findings": [],
+    }
+    texts = counts.index.to_series(index=range(len(counts))).map(str)
+    keys = texts.str.replace(r"\s+", " ", regex=True).str.strip().str.casefold()
+    levels = pd.DataFrame({"key": keys.to_numpy(), "n": counts.to_numpy()})
+    grouped = levels.groupby("key")["n"].agg(["size", "sum", "max"])
+    spelled = grouped[grouped["size"] > 1]
+    if spelled.empty:
+        return out
+
+    n_variant = int((spelled["sum"] - spelled["max"]).sum())
+    out["n_variant_values"] = n_variant
+    out["variant_share_of_non_null"] = n_variant / n_non_null
+    out["variant_share_of_rows"] = n_variant / n_rows
+    message = (
+        f"{name}: {len(spelled)} value(s) spelled several ways (case or whitespace); "
+        f"{n_variant} values use a less common spelling: {n_variant / n_non_null:.3%} of "
+        f"{n_non_null} non-null values, {n_variant / n_rows:.3%} of all {n_rows} rows"
+    )
+    out["variant_findings"].append(Finding("warn", message, name, n_variant))
+    return out
+
+
+def _other_profile(name: str, series: pd.Series) -> dict[str, Any]:
+    try:
+        distinct = int(series.nunique(dropna=True))
+    except TypeError:
+        distinct = None
+    return {"distinct": distinct, "findings": []}
+
+
+def _column_findings(
+    profile: Mapping[str, Any], series: pd.Series, n_rows: int, limits: Mapping[str, float]
+) -> list[Finding]:
+    name, n_missing = profile["column"], profile["n_missing"]
+    share = profile["missing_share_of_rows"]
+    findings = []
+    if share is not None and share > limits["max_missing_share"]:
+        message = (
+            f"{name}: {n_missing} of {n_rows} rows missing ({share:.1%} of all rows; limit "
+            f"{limits['max_missing_share']:.1%})"
+        )
+        findings.append(Finding("fail", message, name, share))
+
+    if n_rows and n_missing == n_rows:
+        findings.append(Finding("warn", f"{name}: all null ({n_rows} of {n_rows} rows)", name))
+    elif profile["distinct"] == 1:
+        value = _plain(series.dropna().iloc[0])
+        message = (
+            f"{name}: single value {value} (nulls ignored); {n_missing} of {n_rows} rows are "
+            f"null ({share:.1%} of all rows)"
+        )
+        findings.append(Finding("warn", message, name, value))
+    return findings
+
+
+def _duplicates(
+    frame: pd.DataFrame, limits: Mapping[str, float]
+) -> tuple[dict[str, Any], list[Finding]]:
+    n_rows = len(frame)
+    try:
+        n_duplicate = count_duplicate_rows(frame)
+    except TypeError:
+        message = "duplicate rows not counted: some cells hold unhashable values (lists, dicts)"
+        return {"duplicate_rows": None, "duplicate_row_share": None}, [Finding("warn", message)]
+
+    share = n_duplicate / n_rows if n_rows else None
+    findings = []
+    if share is not None and share > limits["max_duplicate_share"]:
+        message = (
+            f"{n_duplicate} of {n_rows} rows repeat an earlier row ({share:.1%} of all rows; "
+            f"limit {limits['max_duplicate_share']:.1%})"
+        )
+        findings.append(Finding("fail", message, None, share))
+    return {"duplicate_rows": n_duplicate, "duplicate_row_share": share}, findings
+
+
+def count_duplicate_rows(frame: pd.DataFrame) -> int:
+    """Return how many rows repeat an earlier row, exactly as ``frame.duplicated()`` counts.
+
+    Rows are hashed first and only rows whose hash repeats are compared in full, which is
+    several times faster than ``duplicated`` on a wide frame with few duplicates.
+    """
+    if frame.shape[1] == 0 or len(frame) == 0:
+        return 0
+    hashes = pd.util.hash_pandas_object(frame, index=False)
+    candidates = hashes.duplicated(keep=False).to_numpy()
+    if not candidates.any():
+        return 0
+    return int(frame[candidates].duplicated(keep="first").sum())
+
+
+def _frame_findings(frame: pd.DataFrame) -> list[Finding]:
+    if frame.shape[1] == 0:
+        return [Finding("fail", "the data has no column")]
+    if len(frame) == 0:
+        return [Finding("fail", f"the data has 0 rows ({frame.shape[1]} columns)")]
+    return []
+
+
+def _metrics(
+    profiles: list[dict[str, Any]], duplicates: Mapping[str, Any], n_rows: int
+) -> dict[str, float | int | str | None]:
+    missing = [
+        p["missing_share_of_rows"] for p in profiles if p["missing_share_of_rows"] is not None
+    ]
+    metrics: dict[str, float | int | str | None] = {
+        "n_rows": n_rows,
+        "n_columns": len(profiles),
+        **duplicates,
+        "max_missing_share_of_rows": max(missing) if missing else None,
+    }
+    for p in profiles:
+        metrics[f"{p['column']}.missing_share_of_rows"] = p["missing_share_of_rows"]
+        if p["kind"] == "numeric":
+            metrics[f"{p['column']}.outlier_share_of_non_null"] = p["outlier_share_of_non_null"]
+        if p.get("n_variant_values"):
+            metrics[f"{p['column']}.variant_share_of_non_null"] = p["variant_share_of_non_null"]
+    return metrics
+
+
+def _summary(
+    profiles: list[dict[str, Any]],
+    duplicates: Mapping[str, Any],
+    n_rows: int,
+    limits: Mapping[str, float],
+) -> str:
+    over = sum(
+        p["missing_share_of_rows"] is not None
+        and p["missing_share_of_rows"] > limits["max_missing_share"]
+        for p in profiles
+    )
+    dup = duplicates["duplicate_rows"]
+    return (
+        f"{len(profiles)} columns, {n_rows} rows: {over} column(s) over the missing limit, "
+        f"{'unknown' if dup is None else dup} duplicate row(s)"
+    )
+
+
+def _figures(profiles: list[dict[str, Any]], limits: Mapping[str, float]) -> list[Figure]:
+    numeric = [p for p in profiles if p["kind"] == "numeric"]
+    missing = Series(
+        "missing share of rows",
+        [p["column"] for p in profiles],
+        [p["missing_share_of_rows"] for p in profiles],
+    )
+    outliers = Series(
+        "outlier share of non-null values",
+        [p["column"] for p in numeric],
+        [p["outlier_share_of_non_null"] for p in numeric],
+    )
+    return [
+        Figure(
+            "missing_share",
+            "Missing values per column (share of all rows)",
+            "bar",
+            "column",
+            "share of rows",
+            [missing],
+            limits["max_missing_share"],
+        ),
+        Figure(
+            "outlier_share",
+            "Outliers per numeric column (share of non-null values)",
+            "bar",
+            "column",
+            "share of non-null values",
+            [outliers],
+            limits["max_outlier_share"],
+        ),
+    ]
+
+
+def _kind(series: pd.Series) -> str:
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "temporal"
+    return "categorical"
+
+
+def _finite_or_none(value: Any) -> float | None:
+    # The mean of huge finite values can overflow to infinity; report it as unknown instead.
+    number = float(value)
+    return number if np.isfinite(number) else None
+
+
+def _sorted_median(ordered: np.ndarray) -> float:
+    middle = ordered.size // 2
+    if ordered.size % 2:
+        return float(ordered[middle])
+    return float(ordered[middle - 1] / 2 + ordered[middle] / 2)
+
+
+def _share(part: int | None, whole: int) -> float | None:
+    if part is None or whole == 0:
+        return None
+    return part / whole
+
+
+def _plus_null(distinct: int | None, n_missing: int) -> int | None:
+    if distinct is None:
+        return None
+    return distinct + (1 if n_missing else 0)
+
+
+def _plain(value: Any) -> float | int | str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int | float | str):
+        return value
+    return str(value)
+
+
+SPEC = CheckSpec(
+    name="data_quality",
+    title="Data quality",
+    function=check_data_quality,
+    needs_model=False,
+    needs_reference=False,
+    defaults=DEFAULTS,
+    description=(
+        "Per column: missing share of all rows, mixed types, outliers (robust z-score, IQR "
+        "fallback) as share of non-null values, rare levels and case/whitespace variants, "
+        "constant and all-null columns; and the share of duplicate rows."
+    ),
+)

@@ -1,0 +1,667 @@
+"""Model quality: cross-validated and hold-out scores, determinism and speed.
+
+Four checks live here:
+
+- ``cv_accuracy`` fits fresh estimators from ``CheckInput.estimator_factory`` in stratified k-fold
+  cross-validation and reports accuracy, ROC AUC and F1 on the training and validation folds,
+  and the gap between them (a large gap means over-fitting);
+- ``holdout_accuracy`` scores the fitted ``CheckInput.model`` on the hold-out frame;
+- ``determinism`` predicts the same rows twice and in shuffled order, and requires equal outputs;
+- ``performance`` times training, single-row latency and batch throughput.
+
+For a binary target, F1, precision and recall are those of ``positive_label``, and the ROC AUC
+uses the probability of that class, read from ``predict_proba`` through ``model.classes_`` (never
+by column position). For more than two classes, F1, precision and recall are macro averages and
+the ROC AUC is one-vs-rest. The feature frame is ``data[list(features)]``; with no features
+declared, every column except the target.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    make_scorer,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+from sklearn.model_selection import StratifiedKFold, cross_validate
+
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    Status,
+    worst,
+)
+from mlgate.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+CV_DEFAULTS: dict[str, float] = {
+    "folds": 5,
+    "min_roc_auc": 0.7,
+    "max_gap": 0.1,
+    "leakage_roc_auc": 0.995,
+}
+HOLDOUT_DEFAULTS: dict[str, float] = {
+    "min_accuracy": 0.7,
+    "min_roc_auc": 0.7,
+    "min_f1": 0.5,
+    "min_precision": 0.5,
+    "min_recall": 0.5,
+}
+DETERMINISM_DEFAULTS: dict[str, float] = {"tolerance": 1e-9, "max_rows": 10_000}
+PERFORMANCE_DEFAULTS: dict[str, float] = {
+    "max_training_seconds": 600,
+    "max_latency_p99_ms": 100,
+    "min_throughput_rows_per_second": 0,
+    "latency_calls": 200,
+    "latency_budget_seconds": 10,
+}
+SCORES = ("accuracy", "roc_auc", "f1")
+
+
+def feature_columns(inp: CheckInput, frame: pd.DataFrame) -> list[str]:
+    """Return the feature columns a check uses: the declared ones, else all but the target.
+
+    Raises :class:`ValidationError` when a declared feature is absent from ``frame``, is listed
+    twice, or is the target itself (which would leak the answer into the model).
+    """
+    declared = list(inp.features)
+    columns = declared or [c for c in frame.columns if c != inp.target]
+
+    duplicated = sorted({str(c) for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise ValidationError(f"feature(s) listed more than once: {', '.join(duplicated)}")
+    if inp.target is not None and inp.target in columns:
+        raise ValidationError(
+            f"the target '{inp.target}' is listed among the features; remove it from features"
+        )
+
+    missing = [str(c) for c in columns if c not in frame.columns]
+    if missing:
+        raise ValidationError(
+            f"feature column(s) not in the data: {', '.join(missing)}; "
+            f"the data has {len(frame.columns)} columns"
+        )
+    return columns
+
+
+def positive_class_scores(
+    model: Any, features: pd.DataFrame, positive_label: Any, classes: Sequence[Any] = ()
+) -> np.ndarray:
+    """Return the model's probability of ``positive_label`` for each row.
+
+    The column is found through ``model.classes_``. A ``predict_proba`` with fewer columns than
+    the task has classes (a model that saw one class only) raises :class:`ValidationError`
+    naming the classes, rather than reading a column that is not there. ``classes`` are the
+    task's declared classes, used in that message.
+    """
+    proba = np.asarray(model.predict_proba(features))
+    model_classes = list(getattr(model, "classes_", []))
+    declared = sorted({*classes, *model_classes, positive_label}, key=str)
+
+    if proba.ndim != 2 or proba.shape[1] != len(model_classes) or len(model_classes) < 2:
+        width = proba.shape[1] if proba.ndim == 2 else 1
+        raise ValidationError(
+            f"predict_proba returned {width} column(s), expected {len(declared)} for classes "
+            f"{_labels(declared)}; model saw only class(es) {_labels(model_classes)}"
+        )
+    if positive_label not in model_classes:
+        raise ValidationError(
+            f"positive_label {positive_label!r} is not among the model's classes "
+            f"{_labels(model_classes)}"
+        )
+    return proba[:, model_classes.index(positive_label)]
+
+
+def check_cv_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
+    """Cross-validate a fresh estimator and compare training with validation scores."""
+    limits = {**CV_DEFAULTS, **thresholds}
+    factory = _require_factory(inp)
+    x, y = _xy(inp, inp.data)
+    folds = _folds(y, limits["folds"])
+
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=inp.seed)
+    scores = cross_validate(
+        factory(),
+        x,
+        y,
+        cv=splitter,
+        scoring=cv_scoring(y, inp.positive_label),
+        return_train_score=True,
+        error_score="raise",
+    )
+    logger.info("cv_accuracy: %d folds on %d rows", folds, len(y))
+
+    return _cv_result(scores, folds, limits)
+
+
+def cv_scoring(y: pd.Series, positive_label: Any) -> dict[str, Any]:
+    """Return the scorers ``cv_accuracy`` hands to ``cross_validate`` for this target."""
+    if y.nunique() > 2:
+        return {"accuracy": "accuracy", "roc_auc": "roc_auc_ovr", "f1": "f1_macro"}
+    f1 = make_scorer(f1_score, pos_label=positive_label, zero_division=0.0)
+    return {"accuracy": "accuracy", "roc_auc": "roc_auc", "f1": f1}
+
+
+def _cv_result(
+    scores: Mapping[str, np.ndarray], folds: int, limits: Mapping[str, float]
+) -> CheckResult:
+    metrics: dict[str, float | int | str | None] = {"folds": folds}
+    for name in SCORES:
+        train, valid = scores[f"train_{name}"], scores[f"test_{name}"]
+        metrics[f"train_{name}_mean"] = _number(np.mean(train))
+        metrics[f"train_{name}_std"] = _number(np.std(train))
+        metrics[f"validation_{name}_mean"] = _number(np.mean(valid))
+        metrics[f"validation_{name}_std"] = _number(np.std(valid))
+        metrics[f"{name}_gap"] = _number(np.mean(train) - np.mean(valid))
+
+    findings = _cv_findings(metrics, limits)
+    status = worst([f.severity for f in findings if f.severity != "info"])
+    summary = (
+        f"validation ROC AUC {_fmt(metrics['validation_roc_auc_mean'])}, "
+        f"train-validation gap {_fmt(metrics['roc_auc_gap'])} over {folds} folds"
+    )
+    return CheckResult(
+        check="cv_accuracy",
+        status=status,
+        summary=summary,
+        metrics=metrics,
+        findings=findings,
+        figures=[_fold_figure(scores, folds)],
+        tables={"folds": _fold_table(scores, folds)},
+    )
+
+
+def _cv_findings(
+    metrics: Mapping[str, float | int | str | None], limits: Mapping[str, float]
+) -> list[Finding]:
+    auc, gap = metrics["validation_roc_auc_mean"], metrics["roc_auc_gap"]
+    findings = []
+    if not isinstance(auc, float) or not isinstance(gap, float):
+        return [Finding("warn", "the ROC AUC could not be computed on every fold")]
+
+    if auc < limits["min_roc_auc"]:
+        message = f"validation ROC AUC {auc:.3f} is below the minimum {limits['min_roc_auc']:g}"
+        findings.append(Finding("fail", message, "roc_auc", auc))
+    if gap > limits["max_gap"]:
+        message = (
+            f"training ROC AUC exceeds validation by {gap:.3f} (> {limits['max_gap']:g}); "
+            f"the model over-fits"
+        )
+        findings.append(Finding("fail", message, "roc_auc_gap", gap))
+    if auc >= limits["leakage_roc_auc"]:
+        message = (
+            f"validation ROC AUC {auc:.4f} is suspiciously high (>= "
+            f"{limits['leakage_roc_auc']:g}); check the features for target leakage"
+        )
+        findings.append(Finding("warn", message, "roc_auc", auc))
+    return findings
+
+
+def _fold_figure(scores: Mapping[str, np.ndarray], folds: int) -> Figure:
+    x = list(range(1, folds + 1))
+    series = [
+        Series(f"{split} {name}", x, [_number(v) for v in scores[f"{prefix}_{name}"]])
+        for name in SCORES
+        for split, prefix in (("train", "train"), ("validation", "test"))
+    ]
+    return Figure(
+        name="cv_scores",
+        title="Scores per fold, training and validation",
+        kind="line",
+        x_label="fold",
+        y_label="score",
+        series=series,
+    )
+
+
+def _fold_table(scores: Mapping[str, np.ndarray], folds: int) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(folds):
+        row: dict[str, Any] = {"fold": i + 1}
+        for name in SCORES:
+            row[f"train_{name}"] = _number(scores[f"train_{name}"][i])
+            row[f"validation_{name}"] = _number(scores[f"test_{name}"][i])
+        rows.append(row)
+    return rows
+
+
+def check_holdout_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
+    """Score the fitted model on the hold-out frame (or on ``data`` when there is none)."""
+    limits = {**HOLDOUT_DEFAULTS, **thresholds}
+    model = _require_model(inp)
+    frame = inp.holdout if inp.holdout is not None else inp.data
+    x, y = _xy(inp, frame)
+
+    findings: list[Finding] = []
+    if inp.holdout is None:
+        findings.append(Finding("info", "no hold-out frame given; scored on CheckInput.data"))
+    predictions = np.asarray(model.predict(x))
+    metrics, why = classification_scores(model, x, y, predictions, inp.positive_label)
+
+    findings += [Finding("warn", f"{name} is not defined: {reason}", name) for name, reason in why]
+    findings += _below_minimum(metrics, limits)
+    status = worst([f.severity for f in findings if f.severity != "info"])
+    metrics["n_rows"] = len(y)
+
+    summary = ", ".join(f"{k} {_fmt(metrics[k])}" for k in ("accuracy", "roc_auc", "f1"))
+    return CheckResult(
+        check="holdout_accuracy",
+        status=status,
+        summary=f"{summary} on {len(y)} rows",
+        metrics=metrics,
+        findings=findings,
+    )
+
+
+def classification_scores(
+    model: Any, x: pd.DataFrame, y: pd.Series, predictions: np.ndarray, positive_label: Any
+) -> tuple[dict[str, float | int | str | None], list[tuple[str, str]]]:
+    """Return accuracy, ROC AUC, F1, precision and recall, and why any of them is undefined.
+
+    An undefined score is ``None`` and comes with a ``(name, reason)`` pair, for instance the ROC
+    AUC of a set that holds one class only, or the precision of a model that predicts no
+    positive.
+    """
+    y_true = y.to_numpy()
+    known = set(y_true.tolist()) | set(getattr(model, "classes_", []))
+    if positive_label not in known:
+        raise ValidationError(
+            f"positive_label {positive_label!r} is neither in the target nor among the model's "
+            f"classes {_labels(sorted(known, key=str))}"
+        )
+    classes = sorted(known, key=str)
+    binary = len(known) <= 2
+    average, pos = ("binary", positive_label) if binary else ("macro", 1)
+
+    metrics: dict[str, float | int | str | None] = {
+        "accuracy": _number(accuracy_score(y_true, predictions))
+    }
+    why: list[tuple[str, str]] = []
+    scorers = (("f1", f1_score), ("precision", precision_score), ("recall", recall_score))
+    for name, scorer in scorers:
+        value = scorer(y_true, predictions, pos_label=pos, average=average, zero_division=np.nan)
+        metrics[name] = _number(value)
+        if metrics[name] is None:
+            why.append((name, f"its denominator is 0 for positive label {positive_label!r}"))
+
+    metrics["roc_auc"], reason = _roc_auc(model, x, y_true, positive_label, classes, binary)
+    if reason is not None:
+        why.append(("roc_auc", reason))
+    return metrics, why
+
+
+def _roc_auc(
+    model: Any,
+    x: pd.DataFrame,
+    y_true: np.ndarray,
+    positive_label: Any,
+    classes: Sequence[Any],
+    binary: bool,
+) -> tuple[float | None, str | None]:
+    present = set(y_true.tolist())
+    if len(present) < 2:
+        return None, f"the scored rows hold one class only ({len(y_true)} rows)"
+    if not hasattr(model, "predict_proba"):
+        return None, "the model has no predict_proba"
+
+    if binary:
+        scores = positive_class_scores(model, x, positive_label, classes)
+        return _number(roc_auc_score(y_true == positive_label, scores)), None
+
+    proba = np.asarray(model.predict_proba(x))
+    labels = list(model.classes_)
+    if not present <= set(labels):
+        return None, "the scored rows hold classes the model never saw"
+    return _number(roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)), None
+
+
+def _below_minimum(
+    metrics: Mapping[str, float | int | str | None], limits: Mapping[str, float]
+) -> list[Finding]:
+    findings = []
+    for name in ("accuracy", "roc_auc", "f1", "precision", "recall"):
+        value, minimum = metrics.get(name), limits[f"min_{name}"]
+        if isinstance(value, float) and value < minimum:
+            message = f"{name} {value:.3f} is below the minimum {minimum:g}"
+            findings.append(Finding("fail", message, name, value))
+    return findings
+
+
+def check_determinism(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
+    """Predict the same rows twice and in shuffled order; any different output fails."""
+    limits = {**DETERMINISM_DEFAULTS, **thresholds}
+    model = _require_model(inp)
+    _require_rows(inp.data)
+    x = _sample(inp.data[feature_columns(inp, inp.data)], int(limits["max_rows"]), inp.seed)
+    order = np.random.default_rng(inp.seed).permutation(len(x))
+
+    first, second, shuffled = (_outputs(model, x), _outputs(model, x), _outputs(model, x, order))
+    tolerance = limits["tolerance"]
+    repeat_bad, repeat_diff = _mismatch(first, second, tolerance)
+    order_bad, order_diff = _mismatch(first, shuffled, tolerance)
+
+    mismatched = repeat_bad | order_bad
+    n_mismatched = int(mismatched.sum())
+    diffs = [d for d in (repeat_diff, order_diff) if d is not None]
+    metrics: dict[str, float | int | str | None] = {
+        "n_rows": len(x),
+        "n_mismatched": n_mismatched,
+        "n_mismatched_repeat": int(repeat_bad.sum()),
+        "n_mismatched_shuffled": int(order_bad.sum()),
+        "max_abs_diff": max(diffs) if len(diffs) == 2 else None,
+    }
+
+    findings = _determinism_findings(metrics, tolerance)
+    status: Status = "fail" if n_mismatched else "pass"
+    summary = f"{n_mismatched} of {len(x)} rows gave different outputs across repeated calls"
+    return CheckResult("determinism", status, summary, metrics, findings)
+
+
+def _outputs(
+    model: Any, x: pd.DataFrame, order: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    frame = x if order is None else x.iloc[order]
+    outputs = {"predict": np.asarray(model.predict(frame))}
+    if hasattr(model, "predict_proba"):
+        outputs["predict_proba"] = np.asarray(model.predict_proba(frame), dtype=np.float64)
+    if order is None:
+        return outputs
+
+    restored = {}
+    for name, values in outputs.items():
+        back = np.empty_like(values)
+        back[order] = values
+        restored[name] = back
+    return restored
+
+
+def _mismatch(
+    a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], tolerance: float
+) -> tuple[np.ndarray, float | None]:
+    """Return which rows differ between two sets of outputs, and the largest numeric difference.
+
+    The difference is ``None`` when it has no finite value: shapes differ, or a value turned
+    into NaN on one call only.
+    """
+    bad = np.zeros(len(a["predict"]), dtype=bool)
+    max_diff = 0.0
+    for name, left in a.items():
+        right = b[name]
+        if left.shape != right.shape:
+            return np.ones(len(bad), dtype=bool), None
+        if np.issubdtype(left.dtype, np.number) and np.issubdtype(right.dtype, np.number):
+            diff = np.abs(left.astype(np.float64) - right.astype(np.float64))
+            diff = np.where(np.isnan(left) & np.isnan(right), 0.0, diff)
+            diff = np.where(np.isnan(diff), np.inf, diff)
+            rows = diff.reshape(len(bad), -1).max(axis=1) if diff.size else np.zeros(len(bad))
+            bad |= rows > tolerance
+            max_diff = max(max_diff, float(rows.max(initial=0.0)))
+        else:
+            bad |= (left != right).reshape(len(bad), -1).any(axis=1)
+    return bad, max_diff if math.isfinite(max_diff) else None
+
+
+def _determinism_findings(
+    metrics: Mapping[str, float | int | str | None], tolerance: float
+) -> list[Finding]:
+    findings = []
+    if metrics["n_mismatched_repeat"]:
+        message = (
+            f"{metrics['n_mismatched_repeat']} of {metrics['n_rows']} rows changed between two "
+            f"identical calls (tolerance {tolerance:g})"
+        )
+        findings.append(Finding("fail", message, "repeat", metrics["n_mismatched_repeat"]))
+    if metrics["n_mismatched_shuffled"]:
+        message = (
+            f"{metrics['n_mismatched_shuffled']} of {metrics['n_rows']} rows changed when the "
+            f"rows were shuffled; outputs depend on row order or batch content"
+        )
+        findings.append(Finding("fail", message, "shuffled", metrics["n_mismatched_shuffled"]))
+    if metrics["max_abs_diff"] is None:
+        message = "outputs differ in shape or in missing values between calls; no numeric diff"
+        findings.append(Finding("fail", message))
+    return findings
+
+
+def check_performance(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
+    """Time training, single-row prediction latency and batch throughput."""
+    limits = {**PERFORMANCE_DEFAULTS, **thresholds}
+    _require_rows(inp.data)
+    x = inp.data[feature_columns(inp, inp.data)]
+    findings: list[Finding] = []
+
+    training_seconds, fitted = None, None
+    factory = inp.estimator_factory
+    if factory is None:
+        findings.append(Finding("info", "no estimator factory given; training time not measured"))
+    else:
+        _, y = _xy(inp, inp.data)
+        training_seconds, fitted = _timed(lambda: factory().fit(x, y))
+    model = inp.model if inp.model is not None else fitted
+    if model is None:
+        raise ValidationError("performance needs CheckInput.model or an estimator_factory")
+
+    calls, budget = int(limits["latency_calls"]), limits["latency_budget_seconds"]
+    latencies = _latencies(model, x, calls, budget)
+    batch_seconds, _ = _timed(lambda: model.predict(x))
+    metrics = _performance_metrics(training_seconds, latencies, len(x), batch_seconds)
+
+    findings += _performance_findings(metrics, limits)
+    status = worst([f.severity for f in findings if f.severity != "info"])
+    summary = (
+        f"training {_fmt(training_seconds)} s, latency p99 {_fmt(metrics['latency_p99_ms'])} ms, "
+        f"throughput {_fmt(metrics['throughput_rows_per_second'])} rows/s"
+    )
+    figure = Figure(
+        name="latency",
+        title="Single-row prediction latency per call",
+        kind="line",
+        x_label="call",
+        y_label="milliseconds",
+        series=[Series("latency", list(range(1, len(latencies) + 1)), latencies)],
+        threshold=limits["max_latency_p99_ms"],
+    )
+    return CheckResult("performance", status, summary, metrics, findings, [figure])
+
+
+def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = action()
+    return time.perf_counter() - start, result
+
+
+def _latencies(model: Any, x: pd.DataFrame, calls: int, budget: float) -> list[float | None]:
+    if len(x) == 0:
+        return []
+    row = x.iloc[[0]]
+    model.predict(row)  # warm-up: the first call may build caches
+
+    latencies: list[float | None] = []
+    spent = 0.0
+    while len(latencies) < calls and spent < budget:
+        seconds, _ = _timed(lambda: model.predict(row))
+        latencies.append(seconds * 1000.0)
+        spent += seconds
+    return latencies
+
+
+def _performance_metrics(
+    training_seconds: float | None,
+    latencies: list[float | None],
+    n_rows: int,
+    batch_seconds: float,
+) -> dict[str, float | int | str | None]:
+    values = np.asarray([v for v in latencies if v is not None], dtype=np.float64)
+    has_latency = values.size > 0
+    return {
+        "training_seconds": training_seconds,
+        "latency_calls": int(values.size),
+        "latency_p50_ms": float(np.percentile(values, 50)) if has_latency else None,
+        "latency_p99_ms": float(np.percentile(values, 99)) if has_latency else None,
+        "batch_rows": n_rows,
+        "batch_seconds": batch_seconds,
+        "throughput_rows_per_second": n_rows / batch_seconds if batch_seconds > 0 else None,
+    }
+
+
+def _performance_findings(
+    metrics: Mapping[str, float | int | str | None], limits: Mapping[str, float]
+) -> list[Finding]:
+    checks = (
+        ("training_seconds", "max_training_seconds", "training took {v:.2f} s (> {m:g} s)", 1),
+        ("latency_p99_ms", "max_latency_p99_ms", "latency p99 is {v:.2f} ms (> {m:g} ms)", 1),
+        (
+            "throughput_rows_per_second",
+            "min_throughput_rows_per_second",
+            "throughput is {v:.0f} rows/s (< {m:g})",
+            -1,
+        ),
+    )
+    findings = []
+    for key, limit, template, sign in checks:
+        value, bound = metrics[key], limits[limit]
+        if isinstance(value, float) and sign * (value - bound) > 0:
+            findings.append(Finding("fail", template.format(v=value, m=bound), key, value))
+
+    if metrics["latency_calls"] == 0:
+        findings.append(Finding("warn", "the data has no row; latency not measured"))
+    elif metrics["throughput_rows_per_second"] is None:
+        findings.append(Finding("info", "the batch finished too fast to time; no throughput"))
+    return findings
+
+
+def _require_rows(frame: pd.DataFrame) -> None:
+    if len(frame) == 0:
+        raise ValidationError(
+            f"the frame to score has 0 rows ({frame.shape[1]} columns); expected at least one"
+        )
+
+
+def _require_model(inp: CheckInput) -> Any:
+    if inp.model is None:
+        raise ValidationError("this check needs a fitted model (CheckInput.model); got None")
+    return inp.model
+
+
+def _require_factory(inp: CheckInput) -> Callable[[], Any]:
+    if inp.estimator_factory is None:
+        raise ValidationError(
+            "cv_accuracy needs an estimator factory (CheckInput.estimator_factory); got None"
+        )
+    return inp.estimator_factory
+
+
+def _xy(inp: CheckInput, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    if inp.target is None or inp.target not in frame.columns:
+        raise ValidationError(
+            f"the target column {inp.target!r} is not in the data; set CheckInput.target"
+        )
+    _require_rows(frame)
+    y = frame[inp.target]
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        raise ValidationError(
+            f"the target '{inp.target}' has {n_missing} missing value(s); expected none"
+        )
+    return frame[feature_columns(inp, frame)], y
+
+
+def _folds(y: pd.Series, requested: float) -> int:
+    folds = int(requested)
+    if folds < 2:
+        raise ValidationError(f"folds must be at least 2; got {requested:g}")
+
+    counts = y.value_counts()
+    if len(counts) < 2:
+        raise ValidationError(f"the target has {len(counts)} class(es); expected at least 2")
+    if counts.min() < folds:
+        raise ValidationError(
+            f"folds={folds} but the smallest class has only {counts.min()} row(s); "
+            f"lower folds or add rows"
+        )
+    return folds
+
+
+def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    if len(frame) <= max_rows:
+        return frame
+    return frame.sample(n=max_rows, random_state=seed)
+
+
+def _number(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _fmt(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _labels(values: Sequence[Any]) -> str:
+    return "[" + ", ".join(str(v) for v in values) + "]"
+
+
+CV_SPEC = CheckSpec(
+    name="cv_accuracy",
+    title="Cross-validated accuracy",
+    function=check_cv_accuracy,
+    needs_model=True,
+    needs_reference=False,
+    defaults=CV_DEFAULTS,
+    description=(
+        "Stratified k-fold cross-validation of a fresh estimator: accuracy, ROC AUC and F1 on "
+        "training and validation folds; fails on a low validation ROC AUC or a large "
+        "train-validation gap."
+    ),
+)
+HOLDOUT_SPEC = CheckSpec(
+    name="holdout_accuracy",
+    title="Hold-out accuracy",
+    function=check_holdout_accuracy,
+    needs_model=True,
+    needs_reference=False,
+    defaults=HOLDOUT_DEFAULTS,
+    description=(
+        "Accuracy, ROC AUC, F1, precision and recall of the fitted model on hold-out data."
+    ),
+)
+DETERMINISM_SPEC = CheckSpec(
+    name="determinism",
+    title="Deterministic predictions",
+    function=check_determinism,
+    needs_model=True,
+    needs_reference=False,
+    defaults=DETERMINISM_DEFAULTS,
+    description=(
+        "Predicts the same rows twice and in shuffled order; fails if any output differs by "
+        "more than the tolerance."
+    ),
+)
+PERFORMANCE_SPEC = CheckSpec(
+    name="performance",
+    title="Training time, latency and throughput",
+    function=check_performance,
+    needs_model=True,
+    needs_reference=False,
+    defaults=PERFORMANCE_DEFAULTS,
+    description=(
+        "Times training from the estimator factory, single-row prediction latency (p50, p99) "
+        "and batch throughput; fails above the time limits."
+    ),
+)

@@ -1,0 +1,563 @@
+"""The ``mlgate`` command: parses arguments, calls the service, prints the outcome.
+
+No rules live here. Every error the service raises on purpose is printed as one paragraph with
+its hint and exits with the error's code; anything unexpected is reported the same way without a
+traceback (set ``MLGATE_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from mlgate import __version__
+from mlgate.cli.render import check_table, console, err_console, print_findings, print_status
+from mlgate.config import DataConfig, TrainingConfig, Workspace, WorkspaceConfig, current_user
+from mlgate.errors import GovernanceError, ValidationError
+
+app = typer.Typer(
+    name="mlgate",
+    help="Govern machine-learning models from business case to production.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+doc_app = typer.Typer(
+    help="Write and submit the documents the policy asks for.", no_args_is_help=True
+)
+data_app = typer.Typer(help="Register and list dataset versions.", no_args_is_help=True)
+model_app = typer.Typer(help="Register and list model versions.", no_args_is_help=True)
+member_app = typer.Typer(help="Give people roles in the project.", no_args_is_help=True)
+audit_app = typer.Typer(
+    help="Read and verify the tamper-evident audit trail.", no_args_is_help=True
+)
+policy_app = typer.Typer(help="Show or validate a policy file.", no_args_is_help=True)
+app.add_typer(doc_app, name="doc")
+app.add_typer(data_app, name="data")
+app.add_typer(model_app, name="model")
+app.add_typer(member_app, name="member")
+app.add_typer(audit_app, name="audit")
+app.add_typer(policy_app, name="policy")
+
+STATE = {"actor": None}
+
+
+@app.callback()
+def _main(
+    actor: Annotated[
+        str | None, typer.Option("--as", help="Act as this user (local mode).")
+    ] = None,
+    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
+) -> None:
+    STATE["actor"] = actor
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _gov():  # type: ignore[no-untyped-def]
+    from mlgate.lifecycle.service import Governance
+
+    return Governance.open(actor=STATE["actor"])
+
+
+def _reporter(bar: Progress, label: str):  # type: ignore[no-untyped-def]
+    """Return a progress callback ``(what, done, total)`` that drives one task of ``bar``."""
+    task = bar.add_task(label, total=None)
+
+    def update(what: str, done: int, total: int | None) -> None:
+        bar.update(task, description=what, completed=done, total=total)
+
+    return update
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    )
+
+
+# -- project ------------------------------------------------------------------------------
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="Project name, unique in the store.")],
+    target: Annotated[str, typer.Option(help="Column the model predicts.")],
+    tier: Annotated[str, typer.Option(help="Risk tier: low, medium or high.")] = "medium",
+    sensitive: Annotated[str, typer.Option(help="Comma-separated sensitive columns.")] = "",
+    exclude: Annotated[str, typer.Option(help="Comma-separated columns not to learn from.")] = "",
+    positive_label: Annotated[str, typer.Option(help="The favourable class.")] = "1",
+    estimator: Annotated[str, typer.Option(help="Dotted estimator class.")] = (
+        "sklearn.ensemble.HistGradientBoostingClassifier"
+    ),
+    policy: Annotated[Path | None, typer.Option(help="Policy file (default: built in).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Register this file as 'train'.")] = None,
+    path: Annotated[Path, typer.Option(help="Workspace folder.")] = Path("."),
+    owner: Annotated[str | None, typer.Option(help="Owner (default: MLGATE_USER).")] = None,
+) -> None:
+    """Create a workspace and its project; the owner becomes admin and data scientist."""
+    from mlgate.lifecycle.data import register_dataset
+    from mlgate.lifecycle.project import init_project
+
+    if tier not in ("low", "medium", "high"):
+        raise ValidationError(f"--tier must be low, medium or high; got '{tier}'")
+    config = WorkspaceConfig(
+        project=name,
+        tier=tier,
+        owner=owner or STATE["actor"] or current_user(),  # type: ignore[arg-type]
+        policy=str(policy.resolve()) if policy else "default",
+        data=DataConfig(
+            target=target,
+            positive_label=_label(positive_label),
+            sensitive=_names(sensitive),
+            exclude=_names(exclude),
+        ),
+        training=TrainingConfig(estimator=estimator),
+    )
+    path.mkdir(parents=True, exist_ok=True)
+    gov = init_project(path, config, policy)
+    console.print(f"Created project [bold]{name}[/bold] ({tier} risk) in {gov.workspace.root}")
+    if data is not None:
+        dataset = register_dataset(gov, data, "train")
+        console.print(f"Registered {data} as dataset 'train' ({dataset.n_rows} rows)")
+    console.print("Next: `mlgate status` shows what the first stage needs.")
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
+def _label(text: str) -> int | str:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+@app.command()
+def status(
+    show_all: Annotated[bool, typer.Option("--all", help="Show every stage.")] = False,
+) -> None:
+    """Show the current stage and, per requirement, what satisfied it or what is missing."""
+    project, stages = _gov().status()
+    print_status(project, stages, show_all)
+
+
+@app.command()
+def advance(
+    to: Annotated[str | None, typer.Option(help="Keep advancing until this stage.")] = None,
+    run_checks: Annotated[bool, typer.Option(help="Run missing automated checks first.")] = True,
+) -> None:
+    """Move to the next stage when every requirement of the current one is met."""
+    from mlgate.lifecycle.evidence import ensure_checks
+
+    gov = _gov()
+    if to is not None and to not in gov.policy.stage_ids:
+        raise ValidationError(
+            f"--to must be a stage of the policy ({', '.join(gov.policy.stage_ids)}); got '{to}'"
+        )
+    while True:
+        project, _ = gov.status()
+        if run_checks:
+            with _progress() as bar:
+                ensure_checks(gov, project.stage, _reporter(bar, "checks"))
+        reached = gov.advance()
+        console.print(f"[green]Advanced[/green] from {project.stage} to [bold]{reached}[/bold]")
+        if to is None or reached == to or gov.policy.next_stage(reached) is None:
+            break
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+@doc_app.command("new")
+def doc_new(
+    kind: Annotated[str, typer.Argument(help="Document type, e.g. business_case.")],
+    output: Annotated[Path | None, typer.Option(help="Where to write it.")] = None,
+) -> None:
+    """Write a template of a document to fill in (default: docs/KIND.yaml)."""
+    from mlgate.documents import template
+
+    text = template(kind)
+    if output is None:
+        output = Workspace.find().root / "docs" / f"{kind}.yaml"
+    if output.exists():
+        raise ValidationError(f"{output} already exists; edit it, or pass --output elsewhere")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    console.print(f"Wrote {output}: fill it in, then run `mlgate doc submit {output}`")
+
+
+@doc_app.command("kinds")
+def doc_kinds() -> None:
+    """List the document types mlgate knows."""
+    from mlgate.documents import DOCUMENT_TYPES
+
+    for kind, schema in DOCUMENT_TYPES.items():
+        console.print(f"[bold]{kind}[/bold]: {(schema.__doc__ or '').strip().splitlines()[0]}")
+
+
+@doc_app.command("submit")
+def doc_submit(
+    paths: Annotated[list[Path], typer.Argument(help="Filled document files or folders.")],
+) -> None:
+    """Validate documents field by field and store them as evidence."""
+    from mlgate.lifecycle.evidence import submit_document
+
+    gov = _gov()
+    files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
+    if not files:
+        raise ValidationError(f"no .yaml documents found in {', '.join(map(str, paths))}")
+    for file in files:
+        evidence = submit_document(gov, file)
+        style = "green" if evidence.status == "pass" else "red"
+        console.print(
+            f"[{style}]{evidence.status}[/] {file}: {evidence.summary} "
+            f"(evidence {evidence.id}, requirement {evidence.requirement_id})"
+        )
+
+
+# -- data and models ----------------------------------------------------------------------
+
+
+@data_app.command("add")
+def data_add(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    name: Annotated[
+        str, typer.Option(help="train, holdout, current, or your own name.")
+    ] = "train",
+) -> None:
+    """Register a data file as a new version of a named dataset."""
+    from mlgate.lifecycle.data import register_dataset
+
+    dataset = register_dataset(_gov(), file, name)
+    console.print(
+        f"Registered {file} as dataset '{name}': {dataset.n_rows} rows, "
+        f"{dataset.n_cols} columns, sha256 {dataset.sha256[:12]}"
+    )
+
+
+@data_app.command("list")
+def data_list() -> None:
+    """List the registered dataset versions."""
+    gov = _gov()
+    with gov.transaction() as session:
+        from sqlalchemy import select
+
+        from mlgate.registry.models import DatasetVersion
+
+        project = gov.project(session)
+        rows = session.execute(
+            select(DatasetVersion)
+            .where(DatasetVersion.project_id == project.id)
+            .order_by(DatasetVersion.id)
+        ).scalars()
+        for d in rows:
+            console.print(
+                f"{d.id:>4} {d.name:<10} {d.n_rows:>8} rows  {d.sha256[:12]}  "
+                f"{d.created_by}  {d.uri}"
+            )
+
+
+@app.command()
+def train() -> None:
+    """Train the configured estimator on dataset 'train' and register a model version."""
+    from mlgate.lifecycle.models import train_model
+
+    with console.status("training"):
+        version = train_model(_gov())
+    console.print(
+        f"Registered model version [bold]{version.version}[/bold] "
+        f"({version.estimator}, sha256 {version.artifact_sha256[:12]}); "
+        f"metrics {version.metrics}"
+    )
+
+
+@model_app.command("add")
+def model_add(
+    file: Annotated[Path, typer.Argument(help="A .skops file, or a pickle you made.")],
+    trust: Annotated[list[str] | None, typer.Option(help="A skops type you accept.")] = None,
+    allow_pickle: Annotated[bool, typer.Option(help="Open a pickle (runs its code).")] = False,
+) -> None:
+    """Register a model trained elsewhere, converting it to skops."""
+    from mlgate.lifecycle.models import add_model
+
+    version = add_model(_gov(), file, trust or [], allow_pickle)
+    console.print(
+        f"Registered model version [bold]{version.version}[/bold] from {file} "
+        f"(sha256 {version.artifact_sha256[:12]})"
+    )
+
+
+@model_app.command("list")
+def model_list() -> None:
+    """List the registered model versions."""
+    gov = _gov()
+    with gov.transaction() as session:
+        from sqlalchemy import select
+
+        from mlgate.registry.models import ModelVersion
+
+        project = gov.project(session)
+        rows = session.execute(
+            select(ModelVersion)
+            .where(ModelVersion.project_id == project.id)
+            .order_by(ModelVersion.version)
+        ).scalars()
+        for m in rows:
+            console.print(
+                f"v{m.version:<3} {m.estimator}  {m.artifact_sha256[:12]}  "
+                f"{m.created_by}  {m.created_at:%Y-%m-%d %H:%M}"
+            )
+
+
+# -- checks, approvals, waivers -----------------------------------------------------------
+
+
+@app.command()
+def check(
+    name: Annotated[str, typer.Argument(help="A check name or a check requirement id.")],
+) -> None:
+    """Run one check on the current dataset and model versions and store it as evidence."""
+    from mlgate.lifecycle.evidence import run_check
+
+    with console.status(f"running {name}"):
+        evidence, result = run_check(_gov(), name)
+    console.print(check_table(result))
+    print_findings(result)
+    console.print(f"Stored as evidence {evidence.id} for requirement {evidence.requirement_id}.")
+    if result.status == "fail":
+        raise typer.Exit(1)
+
+
+@app.command()
+def approve(
+    requirement: Annotated[str, typer.Argument(help="The approval requirement id.")],
+    comment: Annotated[str, typer.Option(help="Why you approve.")] = "",
+) -> None:
+    """Approve what an approval requirement is about (never your own work)."""
+    approval = _gov().decide(requirement, "approve", comment)
+    console.print(f"[green]Approved[/green] {requirement} ({approval.subject}) as {approval.role}")
+
+
+@app.command()
+def reject(
+    requirement: Annotated[str, typer.Argument(help="The approval requirement id.")],
+    comment: Annotated[str, typer.Option(help="Why you reject.")] = "",
+) -> None:
+    """Reject what an approval requirement is about; the gate stays closed."""
+    approval = _gov().decide(requirement, "reject", comment)
+    console.print(f"[red]Rejected[/red] {requirement} ({approval.subject}) as {approval.role}")
+
+
+@app.command()
+def waive(
+    requirement: Annotated[str, typer.Argument(help="The requirement id to set aside.")],
+    justification: Annotated[str, typer.Option(help="Why it is acceptable to skip it.")] = "",
+    expires: Annotated[str | None, typer.Option(help="Expiry date, YYYY-MM-DD.")] = None,
+    days: Annotated[int | None, typer.Option(help="Or: expire after this many days.")] = None,
+) -> None:
+    """Set a requirement aside until an expiry date (risk officers and admins)."""
+    if (expires is None) == (days is None):
+        raise ValidationError("give exactly one of --expires YYYY-MM-DD or --days N")
+    if expires is not None:
+        try:
+            until = date.fromisoformat(expires)
+        except ValueError:
+            raise ValidationError(
+                f"--expires must be a date YYYY-MM-DD; got '{expires}'"
+            ) from None
+    else:
+        until = date.today() + timedelta(days=days or 0)
+    waiver = _gov().waive(requirement, justification, until)
+    console.print(f"[yellow]Waived[/yellow] {requirement} until {until} by {waiver.actor}")
+
+
+@member_app.command("add")
+def member_add(
+    user: Annotated[str, typer.Argument(help="The person's user name.")],
+    role: Annotated[str, typer.Option(help="A role the policy knows.")],
+) -> None:
+    """Give a person a role in the project (admins only)."""
+    _gov().add_member(user, role)
+    console.print(f"{user} now holds {role}")
+
+
+@member_app.command("list")
+def member_list() -> None:
+    """List the project's members and roles."""
+    for user, role in _gov().members():
+        console.print(f"{user:<20} {role}")
+
+
+# -- deployment and scoring ---------------------------------------------------------------
+
+
+@app.command()
+def deploy(
+    mode: Annotated[str, typer.Option(help="batch, rest or stream.")] = "batch",
+    endpoint: Annotated[str | None, typer.Option(help="Where it is served.")] = None,
+) -> None:
+    """Deploy the current model version once every gate up to deployment holds for it."""
+    from mlgate.lifecycle.deploy import deploy as do_deploy
+
+    deployment = do_deploy(_gov(), mode, endpoint)
+    console.print(f"[green]Deployed[/green] ({deployment.mode}) at {deployment.endpoint}")
+
+
+@app.command()
+def predict(
+    source: Annotated[Path, typer.Argument(help="CSV or Parquet file to score.")],
+    output: Annotated[Path | None, typer.Option(help="Output file (.csv or .parquet).")] = None,
+    version: Annotated[int | None, typer.Option(help="Model version (default: deployed).")] = None,
+    chunk_rows: Annotated[int, typer.Option(help="Rows per chunk.")] = 50_000,
+) -> None:
+    """Score a file in chunks after checking it against the model's signature."""
+    from mlgate.lifecycle.deploy import predict_file
+
+    if chunk_rows < 1:
+        raise ValidationError(f"--chunk-rows must be at least 1; got {chunk_rows}")
+    output = output or source.with_name(f"{source.stem}.scored{source.suffix}")
+    gov = _gov()
+    with _progress() as bar:
+        run = predict_file(gov, source, output, version, chunk_rows, _reporter(bar, "scoring"))
+    console.print(f"Scored {run.rows} rows with model version {run.model_version} -> {run.output}")
+
+
+@app.command()
+def report(
+    output: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+) -> None:
+    """Write the governance report: one self-contained HTML file."""
+    from mlgate.reports import write_report
+    from mlgate.reports.collect import collect
+
+    gov = _gov()
+    output = output or gov.workspace.root / "report.html"
+    with console.status("writing report"):
+        path = write_report(collect(gov), output)
+    console.print(f"Report written to {path}")
+
+
+# -- audit and policy ---------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Recompute the hash chain; name the first altered, removed or reordered event."""
+    result = _gov().verify_audit()
+    if result.ok:
+        console.print(f"[green]OK[/green] {result.message}")
+        return
+    err_console.print(f"[bold red]TAMPERED[/bold red] {result.message}")
+    raise typer.Exit(6)
+
+
+@audit_app.command("log")
+def audit_log(limit: Annotated[int, typer.Option(help="How many recent events.")] = 30) -> None:
+    """Show the most recent audit events."""
+    from sqlalchemy import select
+
+    from mlgate.registry.models import AuditEvent
+
+    gov = _gov()
+    with gov.transaction() as session:
+        stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        events = list(session.execute(stmt).scalars())
+    for e in reversed(events):
+        console.print(f"{e.seq:>5} {e.created_at[:19]} {e.actor:<10} {e.action:<24} {e.subject}")
+
+
+@policy_app.command("validate")
+def policy_validate(file: Annotated[Path, typer.Argument(help="A policy YAML file.")]) -> None:
+    """Check a policy file; errors name the line and field."""
+    from mlgate.policy import load_policy
+
+    policy = load_policy(file)
+    counts = {
+        t: sum(len(policy.requirements_for(s, t)) for s in policy.stage_ids)
+        for t in ("low", "medium", "high")
+    }
+    console.print(
+        f"[green]valid[/green]: {policy.name} {policy.version}, "
+        f"{len(policy.stages)} stages, requirements per tier {counts}"
+    )
+
+
+@policy_app.command("show")
+def policy_show(tier: Annotated[str | None, typer.Option(help="Only this tier.")] = None) -> None:
+    """Show the project's policy (or the default one outside a workspace)."""
+    from mlgate.policy import default_policy_path, load_policy
+
+    try:
+        policy = _gov().policy
+    except GovernanceError:
+        policy = load_policy(default_policy_path())
+    for stage in policy.stages:
+        console.print(f"[bold]{stage.title}[/bold] ({stage.id})")
+        for req in stage.requirements:
+            if tier is None or tier in req.tiers:
+                console.print(
+                    f"  {req.id:<28} {req.kind:<9} tiers {','.join(req.tiers):<16} {req.title}"
+                )
+
+
+@app.command()
+def demo(
+    path: Annotated[Path, typer.Option(help="Folder for the demo workspace.")] = Path(
+        "mlgate-demo"
+    ),
+    force: Annotated[bool, typer.Option(help="Replace an earlier demo workspace.")] = False,
+) -> None:
+    """Drive a credit-risk model through all seven stages on the German credit data."""
+    from mlgate.demo.run import run_demo
+
+    run_demo(path, force=force)
+
+
+@app.command()
+def version() -> None:
+    """Print mlgate's version."""
+    console.print(__version__)
+
+
+def main() -> None:
+    """Run the command line, turning every error into a one-paragraph message."""
+    try:
+        code = app(standalone_mode=False)
+    except GovernanceError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.message}", soft_wrap=True)
+        if exc.hint:
+            err_console.print(f"[cyan]next:[/cyan] {exc.hint}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.TyperException as exc:  # usage errors: unknown option, missing argument
+        exc.show()  # type: ignore[attr-defined]
+        sys.exit(getattr(exc, "exit_code", 2))
+    except KeyboardInterrupt:
+        err_console.print("interrupted; nothing half-written was kept")
+        sys.exit(130)
+    except Exception as exc:
+        if os.environ.get("MLGATE_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}. This is a bug in "
+            "mlgate; run again with MLGATE_DEBUG=1 to see the traceback and report it.",
+            soft_wrap=True,
+        )
+        sys.exit(70)
+    if isinstance(code, int) and code:
+        sys.exit(code)

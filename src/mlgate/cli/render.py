@@ -1,0 +1,107 @@
+"""Rich rendering of what the service returns: tables, gate checklists and errors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from mlgate.checks import CheckResult
+from mlgate.lifecycle.service import StageStatus
+from mlgate.registry.models import Project
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+STATE_STYLE = {
+    "satisfied": "green",
+    "waived": "yellow",
+    "missing": "red",
+    "failed": "bold red",
+    "rejected": "bold red",
+    "expired": "red",
+    "pending": "dim",
+}
+STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+
+
+def stage_table(stage: StageStatus, show_hints: bool = True) -> Table:
+    """Return one stage's requirements as a table: state, what satisfied it, or what to do."""
+    table = Table(
+        title=f"{stage.title} ({stage.id}) - {stage.status}",
+        title_justify="left",
+        expand=True,
+        show_lines=False,
+    )
+    table.add_column("requirement", no_wrap=True)
+    table.add_column("kind", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("detail / next step", ratio=1)
+    for req in stage.requirements:
+        detail = Text(req.detail)
+        if show_hints and req.hint and not req.met:
+            detail.append(f"\nnext: {req.hint}", style="cyan")
+        table.add_row(
+            req.id, req.kind, Text(req.state, style=STATE_STYLE.get(req.state, "")), detail
+        )
+    if not stage.requirements:
+        table.add_row("-", "-", Text("satisfied", style="green"), "nothing required at this tier")
+    return table
+
+
+def print_status(project: Project, stages: Sequence[StageStatus], show_all: bool) -> None:
+    """Print the project header, then the current stage (or all stages) as checklists."""
+    console.print(
+        f"[bold]{project.name}[/bold]  tier [bold]{project.tier}[/bold]  stage "
+        f"[bold cyan]{project.stage}[/bold cyan]  policy {project.policy_name} "
+        f"{project.policy_version} ({project.policy_sha256[:12]})"
+    )
+    progress = "  ".join(
+        f"[{'green' if s.status == 'passed' else 'cyan' if s.status == 'current' else 'dim'}]"
+        f"{s.id}[/]"
+        for s in stages
+    )
+    console.print(progress)
+    for stage in stages:
+        if show_all or stage.status == "current":
+            console.print(stage_table(stage, show_hints=stage.status == "current"))
+    current = next(s for s in stages if s.status == "current")
+    if current.satisfied and current.id != stages[-1].id:
+        console.print("[green]All requirements met:[/green] run `mlgate advance`.")
+
+
+def check_table(result: CheckResult) -> Table:
+    """Return a check result's metrics and findings as a table."""
+    table = Table(
+        title=f"{result.check}: {result.status}",
+        title_justify="left",
+        title_style=STATUS_STYLE[result.status],
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in list(result.metrics.items())[:30]:
+        table.add_row(name, _fmt(value))
+    if len(result.metrics) > 30:
+        table.add_row("...", f"{len(result.metrics) - 30} more in the report")
+    return table
+
+
+def print_findings(result: CheckResult, limit: int = 12) -> None:
+    """Print a check's summary and its warning and failure findings."""
+    console.print(f"[{STATUS_STYLE[result.status]}]{result.status}[/]: {result.summary}")
+    notable = [f for f in result.findings if f.severity != "info"]
+    for finding in notable[:limit]:
+        style = "red" if finding.severity == "fail" else "yellow"
+        console.print(f"  [{style}]{finding.severity}[/] {finding.message}")
+    if len(notable) > limit:
+        console.print(f"  ... and {len(notable) - limit} more findings in the report")
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)

@@ -1,0 +1,318 @@
+"""``mlgate demo``: a credit-risk model driven through all seven stages on real data.
+
+The demo plays a bank's team: Alice (data scientist) builds the model, Carol (business owner)
+writes the business case and signs user acceptance, Dana (head of lending) approves the case, Rita
+(risk officer) approves the risk assessment, Bob and Victor (validators) approve the model, Eric
+(ML engineer) deploys it. It follows whatever the policy asks for at the high-risk tier, so every
+requirement is satisfied by real evidence, and it shows the gates refusing: an early advance and a
+self-approval.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from mlgate.config import DataConfig, TrainingConfig, WorkspaceConfig
+from mlgate.demo.data import load_german_credit, split
+from mlgate.documents import example
+from mlgate.errors import ConflictError, PolicyViolation
+from mlgate.lifecycle.data import register_dataset
+from mlgate.lifecycle.deploy import deploy, predict_file
+from mlgate.lifecycle.evidence import ensure_checks, submit_document
+from mlgate.lifecycle.gates import evaluate_stage
+from mlgate.lifecycle.models import train_model
+from mlgate.lifecycle.project import init_project
+from mlgate.lifecycle.service import Governance
+from mlgate.policy.model import Requirement
+from mlgate.reports import write_report
+from mlgate.reports.collect import collect
+
+logger = logging.getLogger(__name__)
+console = Console(highlight=False)
+
+PROJECT = "german-credit-risk"
+MARKER = ".mlgate-demo"
+TEAM = {
+    "alice": ["admin", "data_scientist"],
+    "carol": ["business_owner"],
+    "dana": ["business_owner"],
+    "rita": ["risk_officer"],
+    "bob": ["validator"],
+    "victor": ["validator"],
+    "eric": ["ml_engineer"],
+    "audrey": ["auditor"],
+}
+AUTHORS = {"business_case": "carol", "user_acceptance": "carol"}
+DATASET_FOR_STAGE = {"kickoff": "train", "testing": "holdout", "monitoring": "current"}
+
+
+@dataclass
+class StageLog:
+    """What happened in one stage, for the closing summary."""
+
+    stage: str
+    events: list[str] = field(default_factory=list)
+    met: int = 0
+    total: int = 0
+
+
+@contextmanager
+def _local_store() -> Iterator[None]:
+    """Keep the demo on its own SQLite store even when a team store is configured."""
+    saved = {
+        k: os.environ.pop(k)
+        for k in ("MLGATE_DATABASE_URL", "MLGATE_ARTIFACT_URL", "MLGATE_WORKSPACE")
+        if k in os.environ
+    }
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+def run_demo(path: Path, force: bool = False) -> Path:
+    """Run the whole demo in ``path`` and return the report's path."""
+    started = time.perf_counter()
+    _prepare(path, force)
+    with _local_store():
+        report = _Demo(path.resolve()).run()
+    console.print(f"\nDemo finished in {time.perf_counter() - started:.1f} s.")
+    console.print(f"Report: [bold]{report}[/bold]")
+    console.print(f"Explore: cd {path} && mlgate status --all && mlgate audit verify")
+    return report
+
+
+def _prepare(path: Path, force: bool) -> None:
+    if path.exists() and any(path.iterdir()):
+        if not (path / MARKER).exists():
+            raise ConflictError(
+                f"{path} exists and is not an earlier demo workspace; the demo will not touch it",
+                hint="pass --path to an empty or new folder",
+            )
+        if not force:
+            raise ConflictError(
+                f"{path} holds an earlier demo run", hint="add --force to replace it"
+            )
+        shutil.rmtree(path)
+    path.mkdir(parents=True, exist_ok=True)
+    (path / MARKER).write_text("made by mlgate demo; --force may delete this folder\n")
+
+
+class _Demo:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.logs: dict[str, StageLog] = {}
+        self.files: dict[str, Path] = {}
+        self.config = WorkspaceConfig(
+            project=PROJECT,
+            tier="high",
+            owner="alice",
+            description="Scores consumer credit applications as good or bad credit risk.",
+            data=DataConfig(
+                target="good_credit",
+                positive_label=1,
+                sensitive=["sex", "age_group", "foreign_worker"],
+                exclude=["sex", "age_group"],
+            ),
+            training=TrainingConfig(
+                estimator="sklearn.ensemble.HistGradientBoostingClassifier",
+                params={"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 15},
+                seed=7,
+            ),
+        )
+
+    def gov(self, actor: str) -> Governance:
+        return Governance(self.owner.workspace, actor=actor, store=self.owner.store)
+
+    def run(self) -> Path:
+        console.rule("mlgate demo: German credit risk model, high-risk tier")
+        self._write_data()
+        self.owner = init_project(self.root, self.config)
+        for user, roles in TEAM.items():
+            for role in roles:
+                if user != "alice" or role not in ("admin", "data_scientist"):
+                    self.owner.add_member(user, role)
+        console.print(f"Project {PROJECT} created in {self.root} with {len(TEAM)} people")
+
+        stages = self.owner.policy.stage_ids
+        for stage in stages:
+            log = self.logs.setdefault(stage, StageLog(stage))
+            console.rule(f"[bold]{self.owner.policy.stage(stage).title}[/bold]")
+            self._satisfy(stage, log)
+            if stage != stages[-1]:
+                target = self.owner.advance()
+                log.events.append(f"advanced to {target}")
+                console.print(f"[green]gate passed[/green]: {stage} -> {target}")
+
+        return self._finish()
+
+    def _write_data(self) -> None:
+        data_dir = self.root / "data"
+        data_dir.mkdir(exist_ok=True)
+        train, holdout, current = split(load_german_credit())
+        applications = holdout.drop(columns=["good_credit"])
+        for name, frame in [
+            ("train", train),
+            ("holdout", holdout),
+            ("current", current),
+            ("applications", applications),
+        ]:
+            self.files[name] = data_dir / f"{name}.csv"
+            frame.to_csv(self.files[name], index=False)
+        console.print(
+            f"German credit data: {len(train)} training, {len(holdout)} hold-out rows, "
+            f"and a shifted window of {len(current)} recent applications"
+        )
+
+    # -- one stage --------------------------------------------------------------------------
+
+    def _satisfy(self, stage: str, log: StageLog) -> None:
+        alice = self.gov("alice")
+        if stage in DATASET_FOR_STAGE:
+            name = DATASET_FOR_STAGE[stage]
+            dataset = register_dataset(alice, self.files[name], name)
+            log.events.append(f"dataset '{name}' registered ({dataset.n_rows} rows)")
+        reqs = alice.policy.requirements_for(stage, self.config.tier)
+
+        for req in reqs:
+            if req.kind in ("document", "record") and req.record != "deployment":
+                self._submit(req, log)
+        if stage == "development":
+            version = train_model(alice)
+            log.events.append(f"model v{version.version} trained ({version.estimator})")
+            console.print(f"trained model v{version.version}: {version.metrics}")
+        self._run_checks(stage, log)
+
+        if stage == "initiation":
+            self._show_blocked_gate(stage, log)
+        for req in reqs:
+            if req.kind == "approval":
+                self._approve(stage, req, log)
+        for req in reqs:
+            if req.kind == "record" and req.record == "deployment":
+                deployment = deploy(self.gov("eric"), "batch", "batch:nightly-scoring")
+                log.events.append(f"deployed by eric ({deployment.mode})")
+                console.print("eric deployed the approved version for batch scoring")
+        if stage == "monitoring":
+            self._score(log)
+
+        states = evaluate_stage(alice.snapshot_now(), stage)
+        log.met, log.total = sum(s.met for s in states), len(states)
+
+    def _submit(self, req: Requirement, log: StageLog) -> None:
+        kind = req.document or req.record
+        assert kind is not None
+        author = AUTHORS.get(kind, "alice")
+        content = example(kind, datetime.now(UTC).date())
+        if kind == "user_acceptance":
+            content["model_version"] = self.gov("alice").snapshot_now().model.version
+        path = self.root / "docs" / f"{kind}.yaml"
+        path.write_text(yaml.safe_dump({"kind": kind, **content}, sort_keys=False))
+        evidence = submit_document(self.gov(author), path)
+        log.events.append(f"{kind} submitted by {author}")
+        console.print(f"{author} submitted {kind}: {evidence.status}")
+
+    def _run_checks(self, stage: str, log: StageLog) -> None:
+        alice = self.gov("alice")
+        for evidence in ensure_checks(alice, stage):
+            style = {"pass": "green", "warn": "yellow", "fail": "red"}[evidence.status]
+            console.print(
+                f"check {evidence.requirement_id}: [{style}]{evidence.status}[/] - "
+                f"{evidence.summary}"
+            )
+            log.events.append(f"check {evidence.requirement_id}: {evidence.status}")
+            if evidence.status == "fail":
+                self._waive_failed(evidence.requirement_id or "", evidence.summary, log)
+
+    def _waive_failed(self, requirement_id: str, summary: str, log: StageLog) -> None:
+        reason = (
+            f"Known limitation accepted by the risk committee for the pilot: {summary}. "
+            "Mitigation is tracked and the check is re-run at the next review."
+        )
+        self.gov("rita").waive(requirement_id, reason[:900], _in_days(90))
+        log.events.append(f"{requirement_id} failed; waived by rita for 90 days")
+        console.print(f"[yellow]rita waived {requirement_id} for 90 days[/yellow] with a reason")
+
+    def _show_blocked_gate(self, stage: str, log: StageLog) -> None:
+        try:
+            self.gov("alice").advance()
+        except PolicyViolation as refusal:
+            gaps = refusal.message.count("\n  - ")
+            log.events.append(f"early advance refused ({gaps} gaps)")
+            console.print(
+                f"[red]gate refused[/red] alice's early advance: {gaps} requirement(s) "
+                "still open, each named with its next step"
+            )
+        business_case = next(
+            (
+                r
+                for r in self.owner.policy.requirements_for(stage, "high")
+                if r.kind == "approval" and r.subject == "business_case"
+            ),
+            None,
+        )
+        if business_case is None:
+            return
+        try:
+            self.gov("carol").decide(business_case.id, "approve", "I wrote it and it is good.")
+        except PolicyViolation as refusal:
+            log.events.append("self-approval by carol refused")
+            console.print(f"[red]refused[/red]: {refusal.message}")
+
+    def _approve(self, stage: str, req: Requirement, log: StageLog) -> None:
+        from mlgate.lifecycle.gates import approval_subject
+
+        alice = self.gov("alice")
+        subject = approval_subject(alice.snapshot_now(), stage, req)
+        assert subject is not None, f"nothing to approve for {req.id}"
+        candidates = [
+            u for u, roles in TEAM.items() if req.role in roles and u not in subject.authors
+        ]
+        needed = req.count_for(self.config.tier)
+        for user in candidates[:needed]:
+            comment = f"Reviewed {subject.description}; evidence is complete and acceptable."
+            self.gov(user).decide(req.id, "approve", comment)
+            log.events.append(f"{req.id} approved by {user}")
+            console.print(f"{user} ({req.role}) approved {req.id}")
+
+    def _score(self, log: StageLog) -> None:
+        out = self.root / "data" / "applications.scored.csv"
+        run = predict_file(self.gov("eric"), self.files["applications"], out)
+        log.events.append(f"{run.rows} applications batch-scored with v{run.model_version}")
+        console.print(f"scored {run.rows} applications with model v{run.model_version} -> {out}")
+
+    # -- wrap-up ----------------------------------------------------------------------------
+
+    def _finish(self) -> Path:
+        auditor = self.gov("audrey")
+        verdict = auditor.verify_audit()
+        report = write_report(collect(auditor), self.root / "report.html")
+
+        table = Table(title="Stage by stage", title_justify="left")
+        table.add_column("stage")
+        table.add_column("met", justify="right")
+        table.add_column("what happened")
+        for log in self.logs.values():
+            table.add_row(log.stage, f"{log.met}/{log.total}", "; ".join(log.events))
+        console.print(table)
+        style = "green" if verdict.ok else "red"
+        console.print(f"[{style}]{verdict.message}[/]")
+        return report
+
+
+def _in_days(days: int):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return datetime.now(UTC).date() + timedelta(days=days)

@@ -1,0 +1,101 @@
+"""Registering datasets and reading them back, verified by hash."""
+
+from __future__ import annotations
+
+import io
+import logging
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+from sqlalchemy import select
+
+from mlgate.artifacts import sha256_bytes
+from mlgate.errors import NotFoundError, ValidationError
+from mlgate.lifecycle.service import Governance
+from mlgate.registry.models import DatasetVersion
+from mlgate.tabular import check_columns, read_table, schema_of, table_format
+
+logger = logging.getLogger(__name__)
+
+LABELLED = ("train", "holdout")
+
+
+def register_dataset(gov: Governance, path: Path, name: str = "train") -> DatasetVersion:
+    """Store a data file under its hash and register it as a version of dataset ``name``.
+
+    Training and hold-out data must carry the target column; every dataset must carry the
+    sensitive attributes the project declares, so that group checks can run on it.
+    """
+    frame = read_table(path)
+    _check_expected_columns(gov, frame, path, name)
+    content = path.read_bytes()
+
+    digest = sha256_bytes(content)
+    artifact = gov.artifacts.put_bytes(content)
+    with gov.transaction() as session:
+        project = gov.project(session)
+        dataset = DatasetVersion(
+            project_id=project.id,
+            name=name,
+            uri=str(path.resolve()),
+            sha256=digest,
+            artifact_sha256=artifact,
+            n_rows=len(frame),
+            n_cols=frame.shape[1],
+            schema=schema_of(frame),
+            created_by=gov.actor,
+            created_at=datetime.now(UTC),
+        )
+        session.add(dataset)
+        session.flush()
+        gov.audit(
+            session,
+            "dataset.registered",
+            f"dataset:{name}",
+            {"sha256": digest, "rows": len(frame), "columns": frame.shape[1], "file": path.name},
+        )
+    logger.info("registered dataset %s (%d rows, sha256 %s)", name, len(frame), digest[:12])
+    return dataset
+
+
+def _check_expected_columns(gov: Governance, frame: pd.DataFrame, path: Path, name: str) -> None:
+    data = gov.config.data
+    expected = list(data.sensitive) + ([data.target] if name in LABELLED else [])
+    missing = [c for c in expected if c not in frame.columns]
+    if missing:
+        raise ValidationError(
+            f"{path} lacks column(s) {', '.join(missing)} that mlgate.yaml declares "
+            f"(target '{data.target}', sensitive {data.sensitive}); "
+            f"found columns: {', '.join(map(str, frame.columns))}"
+        )
+
+
+def latest_dataset(gov: Governance, name: str) -> DatasetVersion:
+    """Return the newest version of dataset ``name``."""
+    with gov.transaction() as session:
+        project = gov.project(session)
+        stmt = (
+            select(DatasetVersion)
+            .where(DatasetVersion.project_id == project.id, DatasetVersion.name == name)
+            .order_by(DatasetVersion.id.desc())
+        )
+        dataset = session.execute(stmt).scalars().first()
+    if dataset is None:
+        raise NotFoundError(
+            f"no dataset named '{name}' is registered",
+            hint=f"run: mlgate data add FILE --name {name}",
+        )
+    return dataset
+
+
+def load_dataset(gov: Governance, dataset: DatasetVersion) -> pd.DataFrame:
+    """Read a registered dataset back from the artifact store, refusing altered content."""
+    content = gov.artifacts.get_bytes(dataset.artifact_sha256)
+    buffer = io.BytesIO(content)
+    if table_format(Path(dataset.uri)) == "csv":
+        frame = pd.read_csv(buffer)
+    else:
+        frame = pd.read_parquet(buffer)
+    check_columns(frame, dataset.uri)
+    return frame

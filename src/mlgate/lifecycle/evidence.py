@@ -1,0 +1,266 @@
+"""Producing evidence: submitted documents and records, and automated checks.
+
+A document is validated field by field before anything is stored. A check runs on the current
+versions of its dataset and model and is stored with both ids, so evidence made for one version
+never satisfies a gate for another.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime
+from datetime import time as clock
+from pathlib import Path
+from typing import Any
+
+from mlgate.checks import CheckInput, CheckResult, get_check
+from mlgate.documents import parse_document, unmet_reason, valid_until
+from mlgate.errors import NotFoundError, ValidationError
+from mlgate.lifecycle.data import latest_dataset, load_dataset
+from mlgate.lifecycle.models import (
+    estimator_factory,
+    get_model_version,
+    load_model_version,
+)
+from mlgate.lifecycle.service import Governance
+from mlgate.policy.model import Requirement
+from mlgate.registry.models import Evidence
+
+logger = logging.getLogger(__name__)
+
+
+def submit_document(gov: Governance, path: Path) -> Evidence:
+    """Validate a filled document and store it as evidence for the requirement that asks for it."""
+    kind, document = parse_document(path)
+    stage, req = _requirement_for_document(gov, kind)
+    content = document.model_dump(mode="json")
+    status, summary = _document_verdict(document, kind, content)
+    until = valid_until(document)
+
+    model_version_id = None
+    if kind == "user_acceptance":
+        model_version_id = _check_acceptance(gov, content)
+    artifact = gov.artifacts.put_bytes(path.read_bytes())
+
+    with gov.transaction() as session:
+        project = gov.project(session)
+        evidence = Evidence(
+            project_id=project.id,
+            stage=stage,
+            requirement_id=req.id,
+            kind="record" if req.kind == "record" else "document",
+            name=kind,
+            status=status,
+            summary=summary,
+            payload={"document": content, "file": path.name},
+            artifacts=[artifact],
+            model_version_id=model_version_id,
+            valid_until=datetime.combine(until, clock.min, tzinfo=UTC) if until else None,
+            actor=gov.actor,
+            created_at=datetime.now(UTC),
+        )
+        session.add(evidence)
+        session.flush()
+        gov.audit(
+            session,
+            "document.submitted",
+            f"document:{kind}",
+            {"evidence": evidence.id, "requirement": req.id, "sha256": artifact, "status": status},
+        )
+    logger.info("stored %s document as evidence %d for %s", kind, evidence.id, req.id)
+    return evidence
+
+
+def _requirement_for_document(gov: Governance, kind: str) -> tuple[str, Requirement]:
+    tier = gov.config.tier
+    matches = [
+        (stage.id, req)
+        for stage in gov.policy.stages
+        for req in stage.requirements
+        if kind in (req.document, req.record)
+    ]
+    for stage_id, req in matches:
+        if req.applies_to(tier):
+            return stage_id, req
+    if matches:
+        return matches[0]
+    raise ValidationError(
+        f"the policy '{gov.policy.name}' asks for no document of kind '{kind}', "
+        "so it cannot be stored as evidence"
+    )
+
+
+def _document_verdict(document: Any, kind: str, content: dict[str, Any]) -> tuple[str, str]:
+    reason = unmet_reason(document)
+    if reason is not None:
+        return "fail", reason
+    if kind == "user_acceptance":
+        return "pass", f"accepted by {content['signed_by']} for version {content['model_version']}"
+    return "pass", f"{kind.replace('_', ' ')} submitted and valid"
+
+
+def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
+    version = get_model_version(gov, int(content["model_version"]))
+    if gov.actor == version.created_by:
+        gov.refuse(
+            "document.submit",
+            "document:user_acceptance",
+            f"{gov.actor} registered model version {version.version} and may not sign its "
+            "user acceptance: a business user must",
+        )
+    with gov.transaction() as session:
+        roles = gov.roles_of(session, gov.actor)
+    if "business_owner" not in roles:
+        gov.refuse(
+            "document.submit",
+            "document:user_acceptance",
+            f"user acceptance is signed by a business_owner; {gov.actor} holds "
+            f"{', '.join(sorted(roles)) or 'no role'}",
+        )
+    return version.id
+
+
+def resolve_check(gov: Governance, name: str) -> tuple[str, Requirement]:
+    """Return the stage and requirement for ``name``: a requirement id or a check name."""
+    tier = gov.config.tier
+    checks = [
+        (stage.id, req)
+        for stage in gov.policy.stages
+        for req in stage.requirements
+        if req.kind == "check" and req.applies_to(tier)
+    ]
+    for stage_id, req in checks:
+        if name == req.id:
+            return stage_id, req
+    for stage_id, req in checks:
+        if name == req.check:
+            return stage_id, req
+    known = sorted({req.id for _, req in checks} | {req.check or "" for _, req in checks})
+    raise NotFoundError(
+        f"'{name}' is neither a check nor a check requirement of this {tier}-risk project; "
+        f"expected one of {', '.join(known)}"
+    )
+
+
+def check_requirements(gov: Governance, stage_id: str) -> list[Requirement]:
+    """Return the check requirements of ``stage_id`` for the project's tier."""
+    return [r for r in gov.policy.requirements_for(stage_id, gov.config.tier) if r.kind == "check"]
+
+
+def run_check(gov: Governance, name: str) -> tuple[Evidence, CheckResult]:
+    """Run a check on the current dataset and model versions and store the result."""
+    stage_id, req = resolve_check(gov, name)
+    assert req.check is not None
+    spec = get_check(req.check)
+    inputs, dataset, model_version = _inputs(gov, req, spec.needs_model, spec.needs_reference)
+    thresholds = {
+        **spec.defaults,
+        **req.thresholds_for(gov.config.tier),
+        **gov.config.thresholds.get(req.id, {}),
+    }
+
+    started = time.perf_counter()
+    result = spec.function(inputs, thresholds)
+    seconds = time.perf_counter() - started
+
+    with gov.transaction() as session:
+        project = gov.project(session)
+        evidence = Evidence(
+            project_id=project.id,
+            stage=stage_id,
+            requirement_id=req.id,
+            kind="check",
+            name=req.check,
+            status=result.status,
+            summary=result.summary,
+            payload={
+                "result": result.to_dict(),
+                "thresholds": thresholds,
+                "seconds": round(seconds, 3),
+            },
+            artifacts=[],
+            dataset_version_id=dataset.id,
+            model_version_id=model_version.id if model_version else None,
+            actor=gov.actor,
+            created_at=datetime.now(UTC),
+        )
+        session.add(evidence)
+        session.flush()
+        gov.audit(
+            session,
+            "check.run",
+            f"check:{req.id}",
+            {
+                "evidence": evidence.id,
+                "status": result.status,
+                "dataset_sha256": dataset.sha256,
+                "model_sha256": model_version.artifact_sha256 if model_version else None,
+            },
+        )
+    logger.info(
+        "check %s on dataset %s: %s in %.2f s", req.id, dataset.name, result.status, seconds
+    )
+    return evidence, result
+
+
+def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_reference: bool) -> tuple:
+    data_cfg = gov.config.data
+    dataset = latest_dataset(gov, req.dataset)
+    frame = load_dataset(gov, dataset)
+
+    model_version = model = None
+    if needs_model:
+        model_version = get_model_version(gov)
+        model = load_model_version(gov, model_version)
+        features = [c["name"] for c in model_version.signature]
+    else:
+        features = [c for c in frame.columns if c not in {data_cfg.target, *data_cfg.exclude}]
+
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise ValidationError(
+            f"dataset '{req.dataset}' lacks the model's feature column(s) {', '.join(missing)}"
+        )
+
+    reference = None
+    if needs_reference:
+        reference = load_dataset(gov, latest_dataset(gov, "train"))
+    training = frame if req.dataset == "train" else load_dataset(gov, latest_dataset(gov, "train"))
+
+    inputs = CheckInput(
+        data=frame,
+        target=data_cfg.target if data_cfg.target in frame.columns else None,
+        features=features,
+        sensitive=list(data_cfg.sensitive),
+        positive_label=data_cfg.positive_label,
+        model=model,
+        estimator_factory=estimator_factory(gov, training, features) if needs_model else None,
+        reference=reference,
+        holdout=None,
+        seed=gov.config.training.seed,
+    )
+    return inputs, dataset, model_version
+
+
+def ensure_checks(gov: Governance, stage_id: str, progress: Any = None) -> list[Evidence]:
+    """Run every check of ``stage_id`` whose evidence is missing or stale; return what ran."""
+    from mlgate.lifecycle.gates import evaluate_stage
+
+    with gov.transaction() as session:
+        states = {s.id: s for s in evaluate_stage(gov.snapshot(session), stage_id)}
+    todo = [
+        r
+        for r in check_requirements(gov, stage_id)
+        if states[r.id].state == "missing" and states[r.id].hint.startswith("mlgate check")
+    ]
+
+    ran = []
+    for position, req in enumerate(todo):
+        if progress is not None:
+            progress(f"check {req.id}", position, len(todo))
+        evidence, _ = run_check(gov, req.id)
+        ran.append(evidence)
+    if progress is not None and todo:
+        progress("checks done", len(todo), len(todo))
+    return ran

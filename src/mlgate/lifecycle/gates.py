@@ -1,0 +1,363 @@
+"""Deciding, for each requirement of a stage, whether it is met, and what is still needed.
+
+The evaluation reads a :class:`Snapshot` of the project's stored facts and changes nothing, so
+``mlgate status``, ``mlgate advance`` and the report all see the same answer. Every unmet
+requirement comes with a ``hint``: the command to run or the document to fill next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from mlgate.checks import get_check
+from mlgate.policy.model import Policy, Requirement, Tier
+from mlgate.registry.models import (
+    Approval,
+    DatasetVersion,
+    Deployment,
+    Evidence,
+    ModelVersion,
+    Project,
+    Waiver,
+)
+
+MET_STATES = ("satisfied", "waived")
+
+
+@dataclass(frozen=True)
+class RequirementState:
+    """Where one requirement stands and why."""
+
+    id: str
+    title: str
+    kind: str
+    stage: str
+    state: str
+    detail: str
+    hint: str = ""
+    evidence_id: int | None = None
+    actor: str | None = None
+    at: datetime | None = None
+
+    @property
+    def met(self) -> bool:
+        """Return whether the requirement lets the gate open."""
+        return self.state in MET_STATES
+
+
+@dataclass
+class Snapshot:
+    """The stored facts of one project that gate decisions depend on."""
+
+    project: Project
+    policy: Policy
+    model: ModelVersion | None
+    datasets: dict[str, DatasetVersion]
+    evidence: Sequence[Evidence]
+    approvals: Sequence[Approval]
+    waivers: Sequence[Waiver]
+    deployments: Sequence[Deployment]
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def tier(self) -> Tier:
+        """Return the project's risk tier."""
+        return self.project.tier  # type: ignore[return-value]
+
+    def latest_evidence(self, requirement_id: str) -> Evidence | None:
+        """Return the newest evidence stored for ``requirement_id``."""
+        found = [e for e in self.evidence if e.requirement_id == requirement_id]
+        return max(found, key=lambda e: e.id) if found else None
+
+    def live_waiver(self, requirement_id: str) -> Waiver | None:
+        """Return the newest waiver of ``requirement_id`` that has not expired."""
+        live = [
+            w
+            for w in self.waivers
+            if w.requirement_id == requirement_id and _aware(w.expires_at) > self.now
+        ]
+        return max(live, key=lambda w: w.id) if live else None
+
+    def expired_waiver(self, requirement_id: str) -> Waiver | None:
+        """Return the newest waiver of ``requirement_id`` that has expired, if any."""
+        old = [
+            w
+            for w in self.waivers
+            if w.requirement_id == requirement_id and _aware(w.expires_at) <= self.now
+        ]
+        return max(old, key=lambda w: w.id) if old else None
+
+
+def _aware(moment: datetime) -> datetime:
+    """Return ``moment`` with UTC attached when the database dropped the zone (SQLite)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def evaluate_stage(snapshot: Snapshot, stage_id: str) -> list[RequirementState]:
+    """Return the state of every requirement of ``stage_id`` for the project's tier."""
+    return [
+        _with_waiver(snapshot, stage_id, req, _evaluate(snapshot, stage_id, req))
+        for req in snapshot.policy.requirements_for(stage_id, snapshot.tier)
+    ]
+
+
+def _with_waiver(
+    snapshot: Snapshot, stage_id: str, req: Requirement, state: RequirementState
+) -> RequirementState:
+    if state.met:
+        return state
+
+    waiver = snapshot.live_waiver(req.id)
+    if waiver is not None:
+        until = _aware(waiver.expires_at).date().isoformat()
+        return _state(
+            req,
+            stage_id,
+            "waived",
+            f"waived by {waiver.actor} ({waiver.role}) until {until}: {waiver.justification}",
+            actor=waiver.actor,
+            at=waiver.created_at,
+        )
+
+    expired = snapshot.expired_waiver(req.id)
+    if expired is not None:
+        until = _aware(expired.expires_at).date().isoformat()
+        detail = f"{state.detail}; the waiver by {expired.actor} expired on {until}"
+        return _state(req, stage_id, state.state, detail, state.hint, state.evidence_id)
+    return state
+
+
+def _state(
+    req: Requirement,
+    stage_id: str,
+    state: str,
+    detail: str,
+    hint: str = "",
+    evidence_id: int | None = None,
+    actor: str | None = None,
+    at: datetime | None = None,
+) -> RequirementState:
+    return RequirementState(
+        req.id, req.title, req.kind, stage_id, state, detail, hint, evidence_id, actor, at
+    )
+
+
+def _evaluate(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    if req.kind == "document":
+        return _document(snapshot, stage_id, req)
+    if req.kind == "record":
+        return _record(snapshot, stage_id, req)
+    if req.kind == "check":
+        return _check(snapshot, stage_id, req)
+    return _approval(snapshot, stage_id, req)
+
+
+def _evidence_state(
+    req: Requirement, stage_id: str, evidence: Evidence, hint: str
+) -> RequirementState:
+    state = {"pass": "satisfied", "warn": "satisfied", "fail": "failed"}[evidence.status]
+    detail = evidence.summary if state == "satisfied" else f"failed: {evidence.summary}"
+    return _state(
+        req,
+        stage_id,
+        state,
+        detail,
+        hint if state != "satisfied" else "",
+        evidence.id,
+        evidence.actor,
+        evidence.created_at,
+    )
+
+
+def document_hint(document: str) -> str:
+    """Return the commands that produce a document of type ``document``."""
+    return (
+        f"mlgate doc new {document}, fill in docs/{document}.yaml, "
+        f"then mlgate doc submit docs/{document}.yaml"
+    )
+
+
+def _document(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    assert req.document is not None
+    hint = document_hint(req.document)
+    evidence = snapshot.latest_evidence(req.id)
+    if evidence is None:
+        return _state(req, stage_id, "missing", f"no {req.document} document submitted", hint)
+
+    bound = evidence.payload.get("document", {}).get("model_version")
+    if req.document == "user_acceptance" and snapshot.model is not None:
+        if bound != snapshot.model.version:
+            detail = (
+                f"the acceptance on file is for model version {bound}; "
+                f"the current version is {snapshot.model.version}"
+            )
+            return _state(req, stage_id, "missing", detail, hint, evidence.id)
+        if evidence.status == "fail":
+            return _state(
+                req,
+                stage_id,
+                "rejected",
+                f"rejected: {evidence.summary}",
+                hint,
+                evidence.id,
+                evidence.actor,
+                evidence.created_at,
+            )
+    return _evidence_state(req, stage_id, evidence, hint)
+
+
+def _record(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    if req.record == "deployment":
+        return _deployment(snapshot, stage_id, req)
+
+    assert req.record is not None
+    hint = document_hint(req.record)
+    evidence = snapshot.latest_evidence(req.id)
+    if evidence is None:
+        return _state(req, stage_id, "missing", f"no {req.record} record submitted", hint)
+    if evidence.valid_until is not None and _aware(evidence.valid_until) <= snapshot.now:
+        until = _aware(evidence.valid_until).date().isoformat()
+        detail = f"the {req.record} on file ran out on {until}"
+        return _state(req, stage_id, "expired", detail, hint, evidence.id)
+    return _evidence_state(req, stage_id, evidence, hint)
+
+
+def _deployment(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    hint = "mlgate deploy --mode batch (or rest, stream)"
+    if snapshot.model is None:
+        return _state(req, stage_id, "missing", "no model version is registered", hint)
+
+    live = [
+        d
+        for d in snapshot.deployments
+        if d.ended_at is None and d.model_version_id == snapshot.model.id
+    ]
+    if not live:
+        detail = f"model version {snapshot.model.version} is not deployed"
+        return _state(req, stage_id, "missing", detail, hint)
+
+    deployment = max(live, key=lambda d: d.id)
+    detail = (
+        f"version {snapshot.model.version} deployed ({deployment.mode}) at {deployment.endpoint}"
+    )
+    return _state(
+        req, stage_id, "satisfied", detail, actor=deployment.actor, at=deployment.created_at
+    )
+
+
+def _check(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    assert req.check is not None
+    hint = f"mlgate check {req.id}"
+    spec = get_check(req.check)
+    dataset = snapshot.datasets.get(req.dataset)
+    if dataset is None:
+        detail = f"the check runs on the dataset '{req.dataset}', which is not registered"
+        return _state(
+            req, stage_id, "missing", detail, f"mlgate data add FILE --name {req.dataset}"
+        )
+    if spec.needs_reference and "train" not in snapshot.datasets:
+        detail = "the check compares with the training dataset, which is not registered"
+        return _state(req, stage_id, "missing", detail, "mlgate data add FILE --name train")
+    if spec.needs_model and snapshot.model is None:
+        detail = "the check needs a model version, and none is registered"
+        return _state(req, stage_id, "missing", detail, "mlgate train (or mlgate model add FILE)")
+
+    evidence = snapshot.latest_evidence(req.id)
+    if evidence is None:
+        return _state(req, stage_id, "missing", "the check has not been run", hint)
+    if evidence.dataset_version_id != dataset.id:
+        detail = (
+            f"the last run used an older version of dataset '{req.dataset}'; "
+            "run it again on the current one"
+        )
+        return _state(req, stage_id, "missing", detail, hint, evidence.id)
+    if evidence.status == "fail":
+        hint = (
+            f"fix the data or model, retrain if needed, then run `mlgate check {req.id}` again; "
+            f"or a risk officer accepts the risk with `mlgate waive {req.id}`"
+        )
+    if spec.needs_model and snapshot.model and evidence.model_version_id != snapshot.model.id:
+        detail = (
+            "the last run was on an older model version; evidence for version "
+            f"{snapshot.model.version} is needed"
+        )
+        return _state(req, stage_id, "missing", detail, f"mlgate check {req.id}", evidence.id)
+    return _evidence_state(req, stage_id, evidence, hint)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What an approval is about, and who authored it (and so may not approve it)."""
+
+    key: str
+    description: str
+    authors: frozenset[str]
+
+
+def approval_subject(snapshot: Snapshot, stage_id: str, req: Requirement) -> Subject | None:
+    """Return the subject ``req`` approves right now, or ``None`` when nothing exists yet."""
+    if req.subject == "model":
+        model = snapshot.model
+        if model is None:
+            return None
+        return Subject(
+            f"model:v{model.version}",
+            f"model version {model.version}",
+            frozenset({model.created_by}),
+        )
+
+    if req.subject == "stage":
+        stage_reqs = {r.id for r in snapshot.policy.requirements_for(stage_id, snapshot.tier)}
+        items = [e for e in snapshot.evidence if e.requirement_id in stage_reqs]
+        if not items:
+            return None
+        latest = max(e.id for e in items)
+        authors = frozenset(e.actor for e in items)
+        return Subject(f"stage:{stage_id}@{latest}", f"the {stage_id} stage's evidence", authors)
+
+    evidence = snapshot.latest_evidence(req.subject)
+    if evidence is None:
+        return None
+    return Subject(
+        f"evidence:{evidence.id}",
+        f"{evidence.name} (evidence {evidence.id})",
+        frozenset({evidence.actor}),
+    )
+
+
+def _approval(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    needed = req.count_for(snapshot.tier)
+    hint = f"a {req.role} runs: mlgate approve {req.id} --comment '...'"
+    subject = approval_subject(snapshot, stage_id, req)
+    if subject is None:
+        what = {"model": "a model version", "stage": "evidence in this stage"}.get(
+            req.subject, f"evidence for {req.subject}"
+        )
+        return _state(req, stage_id, "missing", f"nothing to approve yet: {what} is needed first")
+
+    latest: dict[str, Approval] = {}
+    for approval in sorted(snapshot.approvals, key=lambda a: a.id):
+        if approval.requirement_id == req.id and approval.subject == subject.key:
+            latest[approval.actor] = approval
+
+    rejections = [a for a in latest.values() if a.decision == "reject"]
+    if rejections:
+        first = rejections[0]
+        detail = f"rejected by {first.actor} ({first.role}): {first.comment}"
+        return _state(
+            req, stage_id, "rejected", detail, hint, actor=first.actor, at=first.created_at
+        )
+
+    approvers = sorted(a.actor for a in latest.values() if a.decision == "approve")
+    if len(approvers) < needed:
+        have = f" (so far: {', '.join(approvers)})" if approvers else ""
+        detail = (
+            f"{len(approvers)} of {needed} {req.role} approval(s) of {subject.description}{have}"
+        )
+        return _state(req, stage_id, "missing", detail, hint)
+
+    last = max((a for a in latest.values()), key=lambda a: a.id)
+    detail = f"approved by {', '.join(approvers)} ({req.role}) for {subject.description}"
+    return _state(req, stage_id, "satisfied", detail, actor=last.actor, at=last.created_at)

@@ -1,0 +1,434 @@
+"""The one place that changes a project's state.
+
+:class:`Governance` opens a workspace's store, loads the policy the project is governed by, and
+offers the actions of the process (members, approvals, waivers, advancing a stage). Each action
+checks roles and separation of duties, writes its rows and appends its audit event in the same
+transaction, so the trail and the state never disagree. A refused action is itself audited, in a
+transaction of its own, and then raised as a :class:`~mlgate.errors.PolicyViolation`.
+
+Data, models, evidence, deployments and reports live in sibling modules that act through a
+:class:`Governance` instance.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mlgate.artifacts import ArtifactStore
+from mlgate.config import Workspace, WorkspaceConfig, current_user
+from mlgate.errors import ConflictError, NotFoundError, PolicyViolation, ValidationError
+from mlgate.lifecycle.gates import RequirementState, Snapshot, approval_subject, evaluate_stage
+from mlgate.policy import Policy, load_policy
+from mlgate.registry.audit import ChainReport, append_event, verify_chain
+from mlgate.registry.db import Store
+from mlgate.registry.models import (
+    Approval,
+    DatasetVersion,
+    Deployment,
+    Evidence,
+    Member,
+    ModelVersion,
+    Project,
+    Waiver,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int | None], None]
+MAX_WAIVER_DAYS = 366
+MIN_JUSTIFICATION = 20
+
+
+class Refusal(PolicyViolation):
+    """An action the policy refused; the trail records it even though nothing else changes."""
+
+    def __init__(self, action: str, subject: str, reason: str, hint: str | None = None) -> None:
+        super().__init__(reason, hint=hint)
+        self.action = action
+        self.subject = subject
+        self.audited = False
+
+
+@dataclass(frozen=True)
+class StageStatus:
+    """One stage as ``mlgate status`` shows it."""
+
+    id: str
+    title: str
+    status: str
+    requirements: list[RequirementState]
+
+    @property
+    def satisfied(self) -> bool:
+        """Return whether every requirement is met or waived."""
+        return all(r.met for r in self.requirements)
+
+
+class Governance:
+    """A project's governance actions, performed by one actor."""
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        actor: str | None = None,
+        store: Store | None = None,
+        config: WorkspaceConfig | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.config: WorkspaceConfig = config or workspace.load_config()
+        self.actor = actor or current_user()
+        self.store = store or Store(workspace.database_url)
+        self.artifacts = ArtifactStore(workspace.artifact_url)
+        self._policy: Policy | None = None
+        self._policy_sha: str | None = None
+
+    @classmethod
+    def open(cls, path: Path | None = None, actor: str | None = None) -> Governance:
+        """Open the workspace that contains ``path`` (default: the current folder)."""
+        return cls(Workspace.find(path), actor)
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """Yield a session whose writes and audit events commit together.
+
+        A :class:`Refusal` raised inside rolls the work back and is then recorded in the trail
+        in a transaction of its own, so refused attempts are audited even though they change
+        nothing else.
+        """
+        try:
+            with self.store.transaction() as session:
+                yield session
+        except Refusal as refusal:
+            if not refusal.audited:
+                self._record_refusal(refusal)
+            raise
+
+    def project(self, session: Session) -> Project:
+        """Return this workspace's project row."""
+        project = session.execute(
+            select(Project).where(Project.name == self.config.project)
+        ).scalar_one_or_none()
+        if project is None:
+            raise NotFoundError(
+                f"project '{self.config.project}' is not in the store at "
+                f"{self.store.engine.url.render_as_string(hide_password=True)}",
+                hint="run `mlgate init` in this folder, or point MLGATE_DATABASE_URL at its store",
+            )
+        self._policy_sha = project.policy_sha256
+        return project
+
+    @property
+    def policy(self) -> Policy:
+        """Return the policy the project was started under, as recorded by its hash.
+
+        The text comes from the artifact store, which checks it against the recorded hash, so a
+        policy edited after the project started cannot change its gates.
+        """
+        if self._policy is None:
+            if self._policy_sha is None:
+                with self.transaction() as session:
+                    self.project(session)
+            assert self._policy_sha is not None
+            text = self.artifacts.get_bytes(self._policy_sha).decode("utf-8")
+            self._policy = load_policy(text, source_name=f"policy {self._policy_sha[:12]}")
+        return self._policy
+
+    def audit(
+        self, session: Session, action: str, subject: str, payload: dict[str, Any] | None = None
+    ) -> None:
+        """Append an audit event for this actor inside ``session``'s transaction."""
+        append_event(
+            session,
+            actor=self.actor,
+            action=action,
+            subject=subject,
+            payload=payload,
+            project=self.config.project,
+        )
+
+    def refuse(self, action: str, subject: str, reason: str, hint: str | None = None) -> NoReturn:
+        """Refuse an action: it is recorded in the trail, then raised as a policy violation."""
+        refusal = Refusal(action, subject, reason, hint)
+        if not self.store.in_transaction:
+            self._record_refusal(refusal)
+        raise refusal
+
+    def _record_refusal(self, refusal: Refusal) -> None:
+        with self.store.transaction() as session:
+            self.audit(
+                session, f"{refusal.action}.refused", refusal.subject, {"reason": refusal.message}
+            )
+        refusal.audited = True
+        logger.warning("refused %s on %s for %s", refusal.action, refusal.subject, self.actor)
+
+    def roles_of(self, session: Session, user: str) -> set[str]:
+        """Return the roles ``user`` holds in the project."""
+        project = self.project(session)
+        rows = session.execute(
+            select(Member.role).where(Member.project_id == project.id, Member.user == user)
+        )
+        return set(rows.scalars())
+
+    def require_role(self, session: Session, roles: set[str], action: str, subject: str) -> str:
+        """Return the first of ``roles`` the actor holds, or refuse the action."""
+        held = self.roles_of(session, self.actor)
+        for role in sorted(roles):
+            if role in held:
+                return role
+        self.refuse(
+            action,
+            subject,
+            f"{self.actor} may not {action.replace('.', ' ')}: it needs the role "
+            f"{' or '.join(sorted(roles))}, and {self.actor} holds "
+            f"{', '.join(sorted(held)) or 'no role'} in project {self.config.project}",
+            hint=f"an admin runs: mlgate member add {self.actor} --role {sorted(roles)[0]}",
+        )
+
+    def snapshot(self, session: Session, now: datetime | None = None) -> Snapshot:
+        """Load every fact the gates depend on."""
+        project = self.project(session)
+        pid = project.id
+
+        def rows(model: type[Any]) -> list[Any]:
+            stmt = select(model).where(model.project_id == pid).order_by(model.id)
+            return list(session.execute(stmt).scalars())
+
+        datasets: dict[str, DatasetVersion] = {}
+        for dataset in rows(DatasetVersion):
+            datasets[dataset.name] = dataset
+        models = rows(ModelVersion)
+        return Snapshot(
+            project=project,
+            policy=self.policy,
+            model=models[-1] if models else None,
+            datasets=datasets,
+            evidence=rows(Evidence),
+            approvals=rows(Approval),
+            waivers=rows(Waiver),
+            deployments=rows(Deployment),
+            now=now or datetime.now(UTC),
+        )
+
+    def snapshot_now(self) -> Snapshot:
+        """Return a snapshot read in a transaction of its own."""
+        with self.transaction() as session:
+            return self.snapshot(session)
+
+    # -- members ----------------------------------------------------------------------------
+
+    def add_member(self, user: str, role: str) -> None:
+        """Give ``user`` a role in the project; only an admin may."""
+        if role not in self.policy.roles:
+            raise ValidationError(
+                f"unknown role '{role}'; the policy knows {', '.join(self.policy.roles)}"
+            )
+        with self.transaction() as session:
+            self.require_role(session, {"admin"}, "member.add", f"member:{user}")
+            project = self.project(session)
+            if role in self.roles_of(session, user):
+                raise ConflictError(f"{user} already holds the role {role}")
+            session.add(
+                Member(
+                    project_id=project.id,
+                    user=user,
+                    role=role,
+                    added_by=self.actor,
+                    added_at=datetime.now(UTC),
+                )
+            )
+            self.audit(session, "member.added", f"member:{user}", {"role": role})
+        logger.info("%s now holds %s in %s", user, role, self.config.project)
+
+    def members(self) -> list[tuple[str, str]]:
+        """Return ``(user, role)`` pairs of the project."""
+        with self.transaction() as session:
+            project = self.project(session)
+            stmt = select(Member).where(Member.project_id == project.id).order_by(Member.id)
+            return [(m.user, m.role) for m in session.execute(stmt).scalars()]
+
+    # -- gates ------------------------------------------------------------------------------
+
+    def status(self, now: datetime | None = None) -> tuple[Project, list[StageStatus]]:
+        """Return the project and every stage with the state of its requirements."""
+        with self.transaction() as session:
+            snap = self.snapshot(session, now)
+            return snap.project, self._stages(snap)
+
+    def _stages(self, snap: Snapshot) -> list[StageStatus]:
+        current = self.policy.stage_ids.index(snap.project.stage)
+        result = []
+        for position, stage in enumerate(self.policy.stages):
+            status = (
+                "passed" if position < current else "current" if position == current else "pending"
+            )
+            result.append(
+                StageStatus(stage.id, stage.title, status, evaluate_stage(snap, stage.id))
+            )
+        return result
+
+    def advance(self, now: datetime | None = None) -> str:
+        """Move the project to the next stage if the current one is satisfied.
+
+        Otherwise the refusal is audited and raised, naming every gap and what to do about it.
+        """
+        with self.transaction() as session:
+            snap = self.snapshot(session, now)
+            stage = snap.project.stage
+            target = self.policy.next_stage(stage)
+            if target is None:
+                raise ConflictError(
+                    f"the project is in the last stage, {stage}; there is no stage after it"
+                )
+            gaps = [r for r in evaluate_stage(snap, stage) if not r.met]
+            if not gaps:
+                snap.project.stage = target
+                self.audit(session, "stage.advanced", f"stage:{target}", {"from": stage})
+                logger.info("project %s advanced from %s to %s", snap.project.name, stage, target)
+                return target
+
+        lines = [
+            f"  - {g.id} ({g.state}): {g.detail}" + (f"\n    next: {g.hint}" if g.hint else "")
+            for g in gaps
+        ]
+        self.refuse(
+            "stage.advance",
+            f"stage:{stage}",
+            f"cannot leave stage '{stage}': {len(gaps)} requirement(s) not met:\n"
+            + "\n".join(lines),
+        )
+
+    # -- approvals and waivers --------------------------------------------------------------
+
+    def decide(self, requirement_id: str, decision: str, comment: str) -> Approval:
+        """Record the actor's approval or rejection for an approval requirement."""
+        stage, req = self._requirement(requirement_id, kind="approval")
+        if decision not in ("approve", "reject"):
+            raise ValidationError(f"decision must be 'approve' or 'reject'; got '{decision}'")
+        if not comment.strip():
+            raise ValidationError(f"a {decision} needs a comment saying why (--comment)")
+
+        with self.transaction() as session:
+            assert req.role is not None
+            role = self.require_role(session, {req.role}, f"approval.{decision}", requirement_id)
+            snap = self.snapshot(session)
+            subject = approval_subject(snap, stage, req)
+            if subject is None:
+                raise ConflictError(
+                    f"nothing to {decision} yet for '{requirement_id}': it approves "
+                    f"{req.subject}, which has no evidence or model yet"
+                )
+            if self.actor in subject.authors:
+                self.refuse(
+                    f"approval.{decision}",
+                    requirement_id,
+                    f"{self.actor} authored {subject.description} and may not {decision} it: "
+                    f"separation of duties needs another {req.role}",
+                    hint=f"ask another {req.role} to run: mlgate approve {requirement_id}",
+                )
+            approval = Approval(
+                project_id=snap.project.id,
+                stage=stage,
+                requirement_id=requirement_id,
+                subject=subject.key,
+                decision=decision,
+                role=role,
+                comment=comment,
+                actor=self.actor,
+                created_at=datetime.now(UTC),
+            )
+            session.add(approval)
+            self.audit(
+                session,
+                f"approval.{decision}",
+                requirement_id,
+                {"subject": subject.key, "role": role, "comment": comment},
+            )
+        logger.info("%s %sd %s (%s)", self.actor, decision, requirement_id, subject.key)
+        return approval
+
+    def waive(self, requirement_id: str, justification: str, expires: date) -> Waiver:
+        """Set a requirement aside until ``expires``; only the policy's waiver roles may."""
+        stage, req = self._requirement(requirement_id)
+        if req.kind == "approval":
+            raise PolicyViolation(
+                f"'{requirement_id}' is an approval; approvals cannot be waived, because a "
+                "waiver would bypass separation of duties"
+            )
+        if len(justification.strip()) < MIN_JUSTIFICATION:
+            raise ValidationError(
+                f"a waiver needs a justification of at least {MIN_JUSTIFICATION} characters; "
+                f"got {len(justification.strip())}"
+            )
+        today = datetime.now(UTC).date()
+        if not today < expires <= today + timedelta(days=MAX_WAIVER_DAYS):
+            raise ValidationError(
+                f"a waiver must expire after today ({today}) and within {MAX_WAIVER_DAYS} days; "
+                f"got {expires}"
+            )
+
+        with self.transaction() as session:
+            roles = set(self.policy.waiver_roles)
+            role = self.require_role(session, roles, "waiver.grant", requirement_id)
+            project = self.project(session)
+            waiver = Waiver(
+                project_id=project.id,
+                stage=stage,
+                requirement_id=requirement_id,
+                justification=justification.strip(),
+                role=role,
+                actor=self.actor,
+                expires_at=datetime.combine(expires, time.min, tzinfo=UTC),
+                created_at=datetime.now(UTC),
+            )
+            session.add(waiver)
+            self.audit(
+                session,
+                "waiver.granted",
+                requirement_id,
+                {"expires": expires.isoformat(), "justification": waiver.justification},
+            )
+        logger.info("%s waived %s until %s", self.actor, requirement_id, expires)
+        return waiver
+
+    def _requirement(self, requirement_id: str, kind: str | None = None) -> tuple[str, Any]:
+        try:
+            stage, req = self.policy.requirement(requirement_id)
+        except KeyError:
+            known = [
+                r.id
+                for s in self.policy.stages
+                for r in s.requirements
+                if kind is None or r.kind == kind
+            ]
+            raise NotFoundError(
+                f"unknown requirement '{requirement_id}'; expected one of {', '.join(known)}"
+            ) from None
+        if kind is not None and req.kind != kind:
+            raise ValidationError(f"requirement '{requirement_id}' is a {req.kind}, not an {kind}")
+        return stage.id, req
+
+    # -- audit ------------------------------------------------------------------------------
+
+    def verify_audit(self) -> ChainReport:
+        """Recompute the audit chain and report the first broken event, if any."""
+        with self.transaction() as session:
+            report = verify_chain(session)
+        logger.info("audit verification: %s", report.message)
+        return report
+
+    def next_model_version(self, session: Session) -> int:
+        """Return the version number the next registered model gets."""
+        project = self.project(session)
+        stmt = select(func.max(ModelVersion.version)).where(ModelVersion.project_id == project.id)
+        return int(session.execute(stmt).scalar() or 0) + 1

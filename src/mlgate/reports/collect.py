@@ -1,0 +1,207 @@
+"""Gathering a project's stored facts into the plain structure the report renders.
+
+The structure is JSON-like on purpose: the HTML report, a future PDF and a machine-readable model
+card can all be made from it without touching the database again.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from mlgate import __version__
+from mlgate.lifecycle.service import Governance
+from mlgate.registry.models import AuditEvent, Evidence
+
+AUDIT_ROWS = 50
+
+
+def _when(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    return aware.isoformat(timespec="seconds")
+
+
+def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
+    """Return everything the governance report shows, as plain data."""
+    now = now or datetime.now(UTC)
+    project, stages = gov.status(now)
+    audit = gov.verify_audit()
+
+    with gov.transaction() as session:
+        snap = gov.snapshot(session, now)
+        events = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
+        datasets = {d.id: d for d in snap.datasets.values()}
+        models = {m.id: m for m in _all_models(session, snap.project.id)}
+        all_datasets = {d.id: d for d in _all_datasets(session, snap.project.id)}
+        datasets.update(all_datasets)
+
+    return {
+        "generated_at": _when(now),
+        "mlgate_version": __version__,
+        "project": {
+            "name": project.name,
+            "owner": project.owner,
+            "tier": project.tier,
+            "stage": project.stage,
+            "policy_name": project.policy_name,
+            "policy_version": project.policy_version,
+            "policy_sha256": project.policy_sha256,
+            "created_at": _when(project.created_at),
+            "members": [{"user": u, "role": r} for u, r in gov.members()],
+        },
+        "model": _model(snap.model, datasets),
+        "datasets": [
+            {
+                "name": d.name,
+                "uri": d.uri,
+                "sha256": d.sha256,
+                "n_rows": d.n_rows,
+                "n_cols": d.n_cols,
+                "created_by": d.created_by,
+                "created_at": _when(d.created_at),
+            }
+            for d in all_datasets.values()
+        ],
+        "stages": [
+            {
+                "id": s.id,
+                "title": s.title,
+                "status": s.status,
+                "requirements": [
+                    {
+                        "id": r.id,
+                        "title": r.title,
+                        "kind": r.kind,
+                        "state": r.state,
+                        "detail": r.detail + (f" Next: {r.hint}" if r.hint and not r.met else ""),
+                        "evidence_id": r.evidence_id,
+                        "actor": r.actor,
+                        "at": _when(r.at),
+                    }
+                    for r in s.requirements
+                ],
+            }
+            for s in stages
+        ],
+        "evidence": [_evidence(e, datasets, models) for e in snap.evidence],
+        "approvals": [
+            {
+                "requirement_id": a.requirement_id,
+                "actor": a.actor,
+                "role": a.role,
+                "decision": a.decision,
+                "comment": a.comment,
+                "created_at": _when(a.created_at),
+                "subject": a.subject,
+            }
+            for a in snap.approvals
+        ],
+        "waivers": [
+            {
+                "requirement_id": w.requirement_id,
+                "actor": w.actor,
+                "role": w.role,
+                "justification": w.justification,
+                "expires_at": _when(w.expires_at),
+                "live": snap.live_waiver(w.requirement_id) is w,
+            }
+            for w in snap.waivers
+        ],
+        "refusals": [
+            {
+                "at": e.created_at,
+                "actor": e.actor,
+                "action": e.action.removesuffix(".refused"),
+                "reason": e.payload.get("reason", ""),
+            }
+            for e in events
+            if e.action.endswith(".refused") and e.project == project.name
+        ],
+        "deployments": [
+            {
+                "model_version": models[d.model_version_id].version
+                if d.model_version_id in models
+                else None,
+                "mode": d.mode,
+                "endpoint": d.endpoint,
+                "actor": d.actor,
+                "created_at": _when(d.created_at),
+                "ended_at": _when(d.ended_at),
+            }
+            for d in snap.deployments
+        ],
+        "audit": {
+            "ok": audit.ok,
+            "message": audit.message,
+            "n_events": audit.n_events,
+            "head_hash": audit.head_hash,
+            "events": [
+                {
+                    "seq": e.seq,
+                    "at": e.created_at,
+                    "actor": e.actor,
+                    "action": e.action,
+                    "subject": e.subject,
+                }
+                for e in events[-AUDIT_ROWS:]
+            ],
+        },
+    }
+
+
+def _all_models(session: Any, project_id: int) -> list[Any]:
+    from mlgate.registry.models import ModelVersion
+
+    stmt = select(ModelVersion).where(ModelVersion.project_id == project_id)
+    return list(session.execute(stmt).scalars())
+
+
+def _all_datasets(session: Any, project_id: int) -> list[Any]:
+    from mlgate.registry.models import DatasetVersion
+
+    stmt = select(DatasetVersion).where(DatasetVersion.project_id == project_id)
+    return list(session.execute(stmt.order_by(DatasetVersion.id)).scalars())
+
+
+def _model(model: Any, datasets: dict[int, Any]) -> dict[str, Any] | None:
+    if model is None:
+        return None
+    dataset = datasets.get(model.dataset_version_id)
+    return {
+        "version": model.version,
+        "sha256": model.artifact_sha256,
+        "flavour": model.flavour,
+        "estimator": model.estimator,
+        "params": model.params,
+        "metrics": model.metrics,
+        "dataset_sha256": dataset.sha256 if dataset else None,
+        "code_version": model.code_version,
+        "created_by": model.created_by,
+        "created_at": _when(model.created_at),
+        "signature": [{"name": c["name"], "dtype": c["dtype"]} for c in model.signature],
+    }
+
+
+def _evidence(e: Evidence, datasets: dict[int, Any], models: dict[int, Any]) -> dict[str, Any]:
+    dataset = datasets.get(e.dataset_version_id) if e.dataset_version_id else None
+    model = models.get(e.model_version_id) if e.model_version_id else None
+    return {
+        "id": e.id,
+        "kind": e.kind,
+        "name": e.name,
+        "requirement_id": e.requirement_id,
+        "stage": e.stage,
+        "status": e.status,
+        "actor": e.actor,
+        "created_at": _when(e.created_at),
+        "dataset_sha256": dataset.sha256 if dataset else None,
+        "model_sha256": model.artifact_sha256 if model else None,
+        "model_version": model.version if model else None,
+        "summary": e.summary,
+        "result": e.payload.get("result"),
+        "document": e.payload.get("document"),
+    }

@@ -1,0 +1,162 @@
+"""The audit chain: appends, verification, and detection of every kind of tampering."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from mlgate.registry.audit import GENESIS, append_event, canonical_json, event_hash, verify_chain
+from mlgate.registry.db import Store
+from mlgate.registry.models import AuditEvent
+
+
+def _fill(store: Store, n: int) -> None:
+    for i in range(n):
+        with store.transaction() as session:
+            append_event(
+                session,
+                actor=f"user{i % 3}",
+                action="thing.done",
+                subject=f"thing:{i}",
+                payload={"i": i, "value": i / 7},
+                project="p",
+            )
+
+
+def test_event_hash_covers_previous_hash_and_canonical_json() -> None:
+    event = {"seq": 1, "actor": "a", "payload": {"b": 1, "a": [1, 2]}}
+    import hashlib
+
+    expected = hashlib.sha256(
+        (GENESIS + '{"actor":"a","payload":{"a":[1,2],"b":1},"seq":1}').encode()
+    ).hexdigest()
+    assert canonical_json(event) == '{"actor":"a","payload":{"a":[1,2],"b":1},"seq":1}'
+    assert event_hash(GENESIS, event) == expected
+
+
+def test_verify_chain_intact_is_ok(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 6)
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert report.ok
+    assert report.n_events == 6
+    assert report.first_bad_seq is None
+
+
+@pytest.mark.parametrize("seq", [1, 3, 6])
+def test_verify_chain_names_altered_payload(store_url: str, seq: int) -> None:
+    store = Store(store_url)
+    _fill(store, 6)
+    with store.engine.begin() as connection:
+        connection.execute(
+            text("UPDATE audit_events SET payload = :p WHERE seq = :s"),
+            {"p": '{"i": 999}', "s": seq},
+        )
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert report.first_bad_seq == seq
+    assert f"event {seq} " in report.message
+
+
+def test_verify_chain_names_altered_actor_even_if_hash_recomputed(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 5)
+    with store.transaction() as session:
+        event = session.get(AuditEvent, 2)
+        event.actor = "mallory"
+        content = {
+            "seq": 2,
+            "project": event.project,
+            "actor": "mallory",
+            "action": event.action,
+            "subject": event.subject,
+            "payload": event.payload,
+            "created_at": event.created_at,
+        }
+        event.hash = event_hash(event.prev_hash, content)
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert report.first_bad_seq == 2
+
+
+def test_verify_chain_names_deleted_event(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 5)
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq = 3"))
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert report.first_bad_seq == 3
+    assert "event 3 is missing" in report.message
+
+
+def test_verify_chain_names_removed_tail(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 5)
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq >= 4"))
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert report.first_bad_seq == 4
+
+
+def test_verify_chain_names_reordered_events(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 5)
+    with store.engine.begin() as connection:
+        rows = connection.execute(
+            text("SELECT seq, actor, subject FROM audit_events WHERE seq IN (2, 3) ORDER BY seq")
+        ).all()
+        for (seq, _, _), (_, actor, subject) in zip(rows, reversed(rows), strict=True):
+            connection.execute(
+                text("UPDATE audit_events SET actor = :a, subject = :s WHERE seq = :q"),
+                {"a": actor, "s": subject, "q": seq},
+            )
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert report.first_bad_seq == 2
+
+
+def test_append_rolls_back_with_the_transaction(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 2)
+
+    def fail_after_append() -> None:
+        with store.transaction() as session:
+            append_event(session, actor="a", action="x", subject="y")
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError, match="boom"):
+        fail_after_append()
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert report.ok
+    assert report.n_events == 2
+
+
+def test_store_migrations_create_every_table(store_url: str) -> None:
+    store = Store(store_url)
+    from sqlalchemy import inspect
+
+    tables = set(inspect(store.engine).get_table_names())
+    expected = {
+        "projects",
+        "members",
+        "evidence",
+        "approvals",
+        "waivers",
+        "dataset_versions",
+        "model_versions",
+        "deployments",
+        "audit_events",
+        "audit_head",
+        "alembic_version",
+    }
+    assert expected <= tables
+    Store(store_url)  # opening again is a no-op, not an error
