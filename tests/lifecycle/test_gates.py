@@ -9,7 +9,7 @@ import pytest
 
 from mlgate.errors import PolicyViolation, ValidationError
 from mlgate.lifecycle.service import Governance
-from tests.lifecycle.conftest import Cli, fill
+from tests.fixtures import Cli, fill
 
 
 def _gov(root: Path, user: str = "alice") -> Governance:

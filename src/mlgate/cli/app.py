@@ -533,7 +533,7 @@ def version() -> None:
 def main() -> None:
     """Run the command line, turning every error into a one-paragraph message."""
     try:
-        code = app(standalone_mode=False)
+        code = app(prog_name="mlgate", standalone_mode=False)
     except GovernanceError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc.message}", soft_wrap=True)
         if exc.hint:

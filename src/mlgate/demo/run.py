@@ -69,24 +69,30 @@ class StageLog:
 
 
 @contextmanager
-def _local_store() -> Iterator[None]:
-    """Keep the demo on its own SQLite store even when a team store is configured."""
-    saved = {
-        k: os.environ.pop(k)
-        for k in ("MLGATE_DATABASE_URL", "MLGATE_ARTIFACT_URL", "MLGATE_WORKSPACE")
-        if k in os.environ
-    }
+def _demo_store(database_url: str | None) -> Iterator[None]:
+    """Keep the demo on its own store: embedded SQLite unless ``database_url`` is given.
+
+    A team store configured in the environment is set aside, so the demo never writes into it.
+    """
+    names = ("MLGATE_DATABASE_URL", "MLGATE_ARTIFACT_URL", "MLGATE_WORKSPACE")
+    saved = {k: os.environ.pop(k) for k in names if k in os.environ}
+    if database_url:
+        os.environ["MLGATE_DATABASE_URL"] = database_url
     try:
         yield
     finally:
+        os.environ.pop("MLGATE_DATABASE_URL", None)
         os.environ.update(saved)
 
 
-def run_demo(path: Path, force: bool = False) -> Path:
-    """Run the whole demo in ``path`` and return the report's path."""
+def run_demo(path: Path, force: bool = False, database_url: str | None = None) -> Path:
+    """Run the whole demo in ``path`` and return the report's path.
+
+    ``database_url`` puts the demo's store on a server (the tests run it on PostgreSQL).
+    """
     started = time.perf_counter()
     _prepare(path, force)
-    with _local_store():
+    with _demo_store(database_url):
         report = _Demo(path.resolve()).run()
     console.print(f"\nDemo finished in {time.perf_counter() - started:.1f} s.")
     console.print(f"Report: [bold]{report}[/bold]")
@@ -127,8 +133,8 @@ class _Demo:
                 exclude=["sex", "age_group"],
             ),
             training=TrainingConfig(
-                estimator="sklearn.ensemble.HistGradientBoostingClassifier",
-                params={"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 15},
+                estimator="sklearn.linear_model.LogisticRegression",
+                params={"C": 0.1, "max_iter": 2000},
                 seed=7,
             ),
         )
@@ -187,13 +193,19 @@ class _Demo:
         reqs = alice.policy.requirements_for(stage, self.config.tier)
 
         for req in reqs:
-            if req.kind in ("document", "record") and req.record != "deployment":
+            documentary = req.kind in ("document", "record") and req.record != "deployment"
+            if documentary and req.document != "user_acceptance":
                 self._submit(req, log)
         if stage == "development":
             version = train_model(alice)
             log.events.append(f"model v{version.version} trained ({version.estimator})")
             console.print(f"trained model v{version.version}: {version.metrics}")
         self._run_checks(stage, log)
+        if stage == "testing":
+            self._remove_proxy(log)
+        for req in reqs:
+            if req.document == "user_acceptance":
+                self._submit(req, log)
 
         if stage == "initiation":
             self._show_blocked_gate(stage, log)
@@ -224,9 +236,10 @@ class _Demo:
         log.events.append(f"{kind} submitted by {author}")
         console.print(f"{author} submitted {kind}: {evidence.status}")
 
-    def _run_checks(self, stage: str, log: StageLog) -> None:
-        alice = self.gov("alice")
-        for evidence in ensure_checks(alice, stage):
+    def _run_checks(self, stage: str, log: StageLog, waive: bool = True) -> list[str]:
+        """Run the stage's missing checks; return the requirements that failed."""
+        failed = []
+        for evidence in ensure_checks(self.gov("alice"), stage):
             style = {"pass": "green", "warn": "yellow", "fail": "red"}[evidence.status]
             console.print(
                 f"check {evidence.requirement_id}: [{style}]{evidence.status}[/] - "
@@ -234,12 +247,45 @@ class _Demo:
             )
             log.events.append(f"check {evidence.requirement_id}: {evidence.status}")
             if evidence.status == "fail":
-                self._waive_failed(evidence.requirement_id or "", evidence.summary, log)
+                failed.append(evidence.requirement_id or "")
+                if waive and evidence.requirement_id != "fairness":
+                    self._waive_failed(evidence.requirement_id or "", evidence.summary, log)
+        return failed
+
+    def _remove_proxy(self, log: StageLog) -> None:
+        """Answer a failed fairness check the way a data scientist would.
+
+        ``status_sex`` combines marital status with sex, so it is a direct proxy of a sensitive
+        attribute. Alice drops it and retrains; the new version's evidence is produced afresh,
+        because evidence for version 1 does not count for version 2.
+        """
+        states = {s.id: s for s in evaluate_stage(self.gov("alice").snapshot_now(), "testing")}
+        if "fairness" not in states or states["fairness"].state != "failed":
+            return
+        console.print("[yellow]fairness failed[/yellow]: status_sex encodes sex; alice drops it")
+        workspace = self.owner.workspace
+        config = workspace.load_config()
+        config.data.exclude = [*config.data.exclude, "status_sex"]
+        workspace.save_config(config)
+
+        version = train_model(self.gov("alice"))
+        log.events.append(f"fairness failed; proxy status_sex dropped; v{version.version} trained")
+        console.print(f"trained model v{version.version} without status_sex: {version.metrics}")
+        self._run_checks("development", self.logs["development"], waive=False)
+        for requirement_id in self._run_checks("testing", log):
+            if requirement_id == "fairness":
+                summary = self._latest_summary("fairness")
+                self._waive_failed("fairness", summary, log)
+
+    def _latest_summary(self, requirement_id: str) -> str:
+        evidence = self.gov("alice").snapshot_now().latest_evidence(requirement_id)
+        return evidence.summary if evidence else ""
 
     def _waive_failed(self, requirement_id: str, summary: str, log: StageLog) -> None:
         reason = (
-            f"Known limitation accepted by the risk committee for the pilot: {summary}. "
-            "Mitigation is tracked and the check is re-run at the next review."
+            "Accepted by the risk committee for a 90-day pilot with manual review of every "
+            f"declined application: {summary}. A threshold optimiser is evaluated before the "
+            "waiver ends, and the check is re-run at the next review."
         )
         self.gov("rita").waive(requirement_id, reason[:900], _in_days(90))
         log.events.append(f"{requirement_id} failed; waived by rita for 90 days")

@@ -24,7 +24,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sqlalchemy import select
 
 from mlgate.artifacts.models import FLAVOUR_SKOPS, dump_model, load_model
@@ -78,7 +78,11 @@ def estimator_factory(gov: Governance, frame: pd.DataFrame, features: list[str])
             ) from exc
         encode = ColumnTransformer(
             [
-                ("numeric", SimpleImputer(strategy="median"), numeric),
+                (
+                    "numeric",
+                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    numeric,
+                ),
                 (
                     "categorical",
                     make_pipeline(

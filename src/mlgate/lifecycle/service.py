@@ -170,7 +170,7 @@ class Governance:
                 session, f"{refusal.action}.refused", refusal.subject, {"reason": refusal.message}
             )
         refusal.audited = True
-        logger.warning("refused %s on %s for %s", refusal.action, refusal.subject, self.actor)
+        logger.info("refused %s on %s for %s", refusal.action, refusal.subject, self.actor)
 
     def roles_of(self, session: Session, user: str) -> set[str]:
         """Return the roles ``user`` holds in the project."""

@@ -1,4 +1,4 @@
-"""A small low-risk workspace on synthetic data, and a way to run the CLI as a user would."""
+"""Fixtures and helpers: a small low-risk workspace, and the CLI run as a user would."""
 
 from __future__ import annotations
 
