@@ -495,6 +495,17 @@ def test_write_report_creates_the_file(tmp_path: Path) -> None:
     assert [p.name for p in target.parent.iterdir()] == ["report.html"]
 
 
+def test_write_report_is_readable_by_others_under_a_normal_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        target = write_report(report_data(), tmp_path / "report.html")
+    finally:
+        os.umask(old)
+    assert target.stat().st_mode & 0o777 == 0o644
+
+
 def test_format_text_writes_datetimes_as_iso() -> None:
     moment = datetime.datetime(2026, 12, 4, 16, 30, 0, 123, tzinfo=datetime.UTC)
     assert format_text(moment) == "2026-12-04T16:30:00+00:00"

@@ -150,6 +150,16 @@ def render_report(data: Mapping[str, Any]) -> str:
     return html
 
 
+_READABLE = 0o666
+
+
+def _umask() -> int:
+    """Return the process umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_report(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Render the report and write it to ``path`` (UTF-8), replacing any file there.
 
@@ -164,6 +174,7 @@ def write_report(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(html)
+        os.chmod(tmp_name, _READABLE & ~_umask())
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
