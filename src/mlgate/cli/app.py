@@ -18,7 +18,14 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from mlgate import __version__
-from mlgate.cli.render import check_table, console, err_console, print_findings, print_status
+from mlgate.cli.render import (
+    check_table,
+    console,
+    err_console,
+    print_findings,
+    print_notices,
+    print_status,
+)
 from mlgate.config import DataConfig, TrainingConfig, Workspace, WorkspaceConfig, current_user
 from mlgate.errors import GovernanceError, ValidationError
 
@@ -148,8 +155,12 @@ def status(
     show_all: Annotated[bool, typer.Option("--all", help="Show every stage.")] = False,
 ) -> None:
     """Show the current stage and, per requirement, what satisfied it or what is missing."""
-    project, stages = _gov().status()
+    from mlgate.lifecycle.notices import notices
+
+    gov = _gov()
+    project, stages = gov.status()
     print_status(project, stages, show_all)
+    print_notices(notices(gov.snapshot_now()))
 
 
 @app.command()

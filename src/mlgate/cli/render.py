@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlgate.checks import CheckResult
+from mlgate.lifecycle.notices import Notice
 from mlgate.lifecycle.service import StageStatus
 from mlgate.registry.models import Project
 
@@ -105,3 +106,13 @@ def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def print_notices(found: Sequence[Notice]) -> None:
+    """Print overdue reclaims and expiring grants and waivers, most urgent first."""
+    if not found:
+        return
+    console.print("[bold]Needs attention[/bold]")
+    for notice in sorted(found, key=lambda n: n.severity != "fail"):
+        style = "red" if notice.severity == "fail" else "yellow"
+        console.print(f"  [{style}]{notice.severity}[/] {notice.message} - {notice.hint}")

@@ -54,7 +54,7 @@ TEAM = {
     "eric": ["ml_engineer"],
     "audrey": ["auditor"],
 }
-AUTHORS = {"business_case": "carol", "user_acceptance": "carol"}
+AUTHORS = {"business_case": "carol", "user_acceptance": "carol", "data_access_grant": "rita"}
 DATASET_FOR_STAGE = {"kickoff": "train", "testing": "holdout", "monitoring": "current"}
 
 
@@ -186,16 +186,16 @@ class _Demo:
 
     def _satisfy(self, stage: str, log: StageLog) -> None:
         alice = self.gov("alice")
-        if stage in DATASET_FOR_STAGE:
-            name = DATASET_FOR_STAGE[stage]
-            dataset = register_dataset(alice, self.files[name], name)
-            log.events.append(f"dataset '{name}' registered ({dataset.n_rows} rows)")
         reqs = alice.policy.requirements_for(stage, self.config.tier)
 
         for req in reqs:
             documentary = req.kind in ("document", "record") and req.record != "deployment"
             if documentary and req.document != "user_acceptance":
                 self._submit(req, log)
+        if stage in DATASET_FOR_STAGE:
+            name = DATASET_FOR_STAGE[stage]
+            dataset = register_dataset(alice, self.files[name], name)
+            log.events.append(f"dataset '{name}' registered ({dataset.n_rows} rows)")
         if stage == "development":
             version = train_model(alice)
             log.events.append(f"model v{version.version} trained ({version.estimator})")
@@ -230,6 +230,8 @@ class _Demo:
         content = example(kind, datetime.now(UTC).date())
         if kind == "user_acceptance":
             content["model_version"] = self.gov("alice").snapshot_now().model.version
+        if kind == "data_access_grant":
+            content.update(grantee="alice", granted_by="rita")
         path = self.root / "docs" / f"{kind}.yaml"
         path.write_text(yaml.safe_dump({"kind": kind, **content}, sort_keys=False))
         evidence = submit_document(self.gov(author), path)

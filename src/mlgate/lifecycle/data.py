@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from mlgate.artifacts import sha256_bytes
 from mlgate.errors import NotFoundError, ValidationError
+from mlgate.lifecycle.access import require_grant
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import DatasetVersion
 from mlgate.tabular import check_columns, read_table, schema_of, table_format
@@ -29,6 +30,7 @@ def register_dataset(gov: Governance, path: Path, name: str = "train") -> Datase
     """
     frame = read_table(path)
     _check_expected_columns(gov, frame, path, name)
+    require_grant(gov, "dataset.register", f"dataset '{name}'", frame.columns)
     content = path.read_bytes()
 
     digest = sha256_bytes(content)

@@ -17,6 +17,7 @@ from typing import Any
 from mlgate.checks import CheckInput, CheckResult, get_check
 from mlgate.documents import parse_document, unmet_reason, valid_until
 from mlgate.errors import NotFoundError, ValidationError
+from mlgate.lifecycle.access import GRANT, check_grant_submission, require_grant
 from mlgate.lifecycle.data import latest_dataset, load_dataset
 from mlgate.lifecycle.models import (
     estimator_factory,
@@ -39,6 +40,8 @@ def submit_document(gov: Governance, path: Path) -> Evidence:
     until = valid_until(document)
 
     model_version_id = None
+    if kind == GRANT:
+        check_grant_submission(gov, content)
     if kind == "user_acceptance":
         model_version_id = _check_acceptance(gov, content)
     artifact = gov.artifacts.put_bytes(path.read_bytes())
@@ -207,6 +210,8 @@ def run_check(gov: Governance, name: str) -> tuple[Evidence, CheckResult]:
 def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_reference: bool) -> tuple:
     data_cfg = gov.config.data
     dataset = latest_dataset(gov, req.dataset)
+    columns = [c["name"] for c in dataset.schema]
+    require_grant(gov, "check.run", f"dataset '{req.dataset}'", columns)
     frame = load_dataset(gov, dataset)
 
     model_version = model = None

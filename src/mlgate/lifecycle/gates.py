@@ -76,7 +76,7 @@ class Snapshot:
         live = [
             w
             for w in self.waivers
-            if w.requirement_id == requirement_id and _aware(w.expires_at) > self.now
+            if w.requirement_id == requirement_id and aware(w.expires_at) > self.now
         ]
         return max(live, key=lambda w: w.id) if live else None
 
@@ -85,12 +85,12 @@ class Snapshot:
         old = [
             w
             for w in self.waivers
-            if w.requirement_id == requirement_id and _aware(w.expires_at) <= self.now
+            if w.requirement_id == requirement_id and aware(w.expires_at) <= self.now
         ]
         return max(old, key=lambda w: w.id) if old else None
 
 
-def _aware(moment: datetime) -> datetime:
+def aware(moment: datetime) -> datetime:
     """Return ``moment`` with UTC attached when the database dropped the zone (SQLite)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -111,7 +111,7 @@ def _with_waiver(
 
     waiver = snapshot.live_waiver(req.id)
     if waiver is not None:
-        until = _aware(waiver.expires_at).date().isoformat()
+        until = aware(waiver.expires_at).date().isoformat()
         return _state(
             req,
             stage_id,
@@ -123,7 +123,7 @@ def _with_waiver(
 
     expired = snapshot.expired_waiver(req.id)
     if expired is not None:
-        until = _aware(expired.expires_at).date().isoformat()
+        until = aware(expired.expires_at).date().isoformat()
         detail = f"{state.detail}; the waiver by {expired.actor} expired on {until}"
         return _state(req, stage_id, state.state, detail, state.hint, state.evidence_id)
     return state
@@ -217,8 +217,8 @@ def _record(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementS
     evidence = snapshot.latest_evidence(req.id)
     if evidence is None:
         return _state(req, stage_id, "missing", f"no {req.record} record submitted", hint)
-    if evidence.valid_until is not None and _aware(evidence.valid_until) <= snapshot.now:
-        until = _aware(evidence.valid_until).date().isoformat()
+    if evidence.valid_until is not None and aware(evidence.valid_until) <= snapshot.now:
+        until = aware(evidence.valid_until).date().isoformat()
         detail = f"the {req.record} on file ran out on {until}"
         return _state(req, stage_id, "expired", detail, hint, evidence.id)
     return _evidence_state(req, stage_id, evidence, hint)

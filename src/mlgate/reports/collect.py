@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from mlgate import __version__
+from mlgate.lifecycle.notices import notices
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import AuditEvent, Evidence
 
@@ -120,6 +121,9 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
             }
             for e in events
             if e.action.endswith(".refused") and e.project == project.name
+        ],
+        "notices": [
+            {"severity": n.severity, "message": n.message, "hint": n.hint} for n in notices(snap)
         ],
         "deployments": [
             {

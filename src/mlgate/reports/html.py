@@ -123,6 +123,7 @@ FINDING_KEYS = ("severity", "message", "subject", "value")
 APPROVAL_KEYS = ("requirement_id", "actor", "role", "decision", "comment", "created_at", "subject")
 WAIVER_KEYS = ("requirement_id", "actor", "role", "justification", "expires_at", "live")
 REFUSAL_KEYS = ("at", "actor", "action", "reason")
+NOTICE_KEYS = ("severity", "message", "hint")
 DEPLOYMENT_KEYS = ("model_version", "mode", "endpoint", "actor", "created_at", "ended_at")
 AUDIT_KEYS = ("ok", "message", "n_events", "head_hash", "events")
 EVENT_KEYS = ("seq", "at", "actor", "action", "subject")
@@ -204,6 +205,7 @@ def build_context(data: Mapping[str, Any]) -> dict[str, Any]:
         "approvals": _fill_all(data.get("approvals"), APPROVAL_KEYS),
         "waivers": _fill_all(data.get("waivers"), WAIVER_KEYS),
         "refusals": _fill_all(data.get("refusals"), REFUSAL_KEYS),
+        "notices": _fill_all(data.get("notices"), NOTICE_KEYS),
         "deployments": _fill_all(data.get("deployments"), DEPLOYMENT_KEYS),
         "audit": _audit(data.get("audit")),
     }

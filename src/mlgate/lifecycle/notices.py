@@ -1,0 +1,98 @@
+"""Things that need attention soon even when no gate is blocked.
+
+A compute allocation past its reclaim date, a data access grant or a waiver about to run out:
+``mlgate status`` and the report list them so they are acted on before they become a gap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from mlgate.lifecycle.gates import Snapshot, aware
+
+HORIZON_DAYS = 14
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One thing to act on: how urgent, what, and what to do."""
+
+    severity: str
+    message: str
+    hint: str
+
+
+def notices(snapshot: Snapshot, horizon_days: int = HORIZON_DAYS) -> list[Notice]:
+    """Return every overdue reclaim and every grant or waiver ending within the horizon."""
+    now = snapshot.now
+    soon = now + timedelta(days=horizon_days)
+    found: list[Notice] = []
+
+    for evidence in snapshot.evidence:
+        if evidence.valid_until is None or _superseded(snapshot, evidence):
+            continue
+        until = aware(evidence.valid_until)
+        document = evidence.payload.get("document", {})
+        day = until.date().isoformat()
+        if evidence.name == "compute_allocation":
+            resource = document.get("resource", "the allocation")
+            if until <= now:
+                found.append(
+                    Notice(
+                        "fail",
+                        f"compute allocation {resource} passed its reclaim date {day}",
+                        "release it, or record a renewed allocation",
+                    )
+                )
+            elif until <= soon:
+                found.append(
+                    Notice(
+                        "warn",
+                        f"compute allocation {resource} is reclaimed on {day}",
+                        "plan the release, or renew the allocation",
+                    )
+                )
+        if evidence.name == "data_access_grant":
+            grantee = document.get("grantee", "?")
+            if until <= now:
+                found.append(
+                    Notice(
+                        "warn",
+                        f"data access grant for {grantee} expired on {day}",
+                        "ask the data owner to renew it",
+                    )
+                )
+            elif until <= soon:
+                found.append(
+                    Notice(
+                        "warn",
+                        f"data access grant for {grantee} expires on {day}",
+                        "ask the data owner to renew it",
+                    )
+                )
+
+    for waiver in snapshot.waivers:
+        until = aware(waiver.expires_at)
+        if now < until <= soon:
+            found.append(
+                Notice(
+                    "warn",
+                    f"waiver of {waiver.requirement_id} by {waiver.actor} "
+                    f"ends on {until.date().isoformat()}",
+                    f"meet {waiver.requirement_id}, or ask for a new waiver",
+                )
+            )
+    return found
+
+
+def _superseded(snapshot: Snapshot, evidence: object) -> bool:
+    """Return whether a newer record of the same kind (and grantee) replaced ``evidence``."""
+    name = evidence.name  # type: ignore[attr-defined]
+    grantee = evidence.payload.get("document", {}).get("grantee")  # type: ignore[attr-defined]
+    return any(
+        other.name == name
+        and other.id > evidence.id  # type: ignore[attr-defined]
+        and other.payload.get("document", {}).get("grantee") == grantee
+        for other in snapshot.evidence
+    )

@@ -1,0 +1,121 @@
+"""Sensitive data needs a live grant for the acting user; reclaims and expiries are flagged."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from mlgate.config import DataConfig, WorkspaceConfig
+from mlgate.errors import PolicyViolation
+from mlgate.lifecycle.access import live_grant
+from mlgate.lifecycle.data import register_dataset
+from mlgate.lifecycle.evidence import submit_document
+from mlgate.lifecycle.notices import notices
+from mlgate.lifecycle.project import init_project
+from mlgate.lifecycle.service import Governance
+from mlgate.registry.models import AuditEvent, DatasetVersion
+from tests.fixtures import fill, synthetic_frame
+
+
+@pytest.fixture
+def medium(tmp_path: Path) -> Path:
+    """A medium-risk project (its policy asks for grants) with a risk officer, no data yet."""
+    root = tmp_path / "medium"
+    root.mkdir()
+    config = WorkspaceConfig(project="medium", tier="medium", owner="alice",
+                             data=DataConfig(target="y", sensitive=["group"], exclude=["group"]))
+    gov = init_project(root, config)
+    gov.add_member("rita", "risk_officer")
+    synthetic_frame().to_csv(root / "train.csv", index=False)
+    return root
+
+
+def _gov(root: Path, user: str) -> Governance:
+    return Governance.open(root, actor=user)
+
+
+def _grant(
+    root: Path, grantee: str, expires: date | None = None, granted_by: str = "rita"
+) -> Path:
+    today = date.today()
+    return fill("data_access_grant", root, grantee=grantee, granted_by=granted_by,
+                granted_on=today - timedelta(days=1),
+                expires=expires or today + timedelta(days=90))
+
+
+def _last_action(gov: Governance) -> str:
+    with gov.transaction() as session:
+        stmt = select(AuditEvent.action).order_by(AuditEvent.seq.desc())
+        return session.execute(stmt).scalars().first()
+
+
+def _datasets(gov: Governance) -> int:
+    with gov.transaction() as session:
+        return len(session.execute(select(DatasetVersion)).scalars().all())
+
+
+def test_registering_sensitive_data_without_grant_is_refused_and_audited(medium: Path) -> None:
+    alice = _gov(medium, "alice")
+    with pytest.raises(PolicyViolation, match="alice has no live data access grant .* group"):
+        register_dataset(alice, medium / "train.csv", "train")
+    assert _last_action(alice) == "dataset.register.refused"
+    assert _datasets(alice) == 0
+
+
+def test_grant_by_someone_else_lets_the_grantee_register(medium: Path) -> None:
+    submit_document(_gov(medium, "rita"), _grant(medium, "alice"))
+
+    dataset = register_dataset(_gov(medium, "alice"), medium / "train.csv", "train")
+
+    assert dataset.n_rows == 400
+    with pytest.raises(PolicyViolation, match="bob has no live data access grant"):
+        register_dataset(_gov(medium, "bob"), medium / "train.csv", "train")
+
+
+def test_nobody_grants_themselves(medium: Path) -> None:
+    with pytest.raises(PolicyViolation, match="rita may not record a data access grant for"):
+        submit_document(_gov(medium, "rita"), _grant(medium, "rita", granted_by="Petra Becker"))
+
+
+def test_only_granting_roles_record_grants(medium: Path) -> None:
+    _gov(medium, "alice").add_member("dave", "data_scientist")
+    with pytest.raises(PolicyViolation, match="needs the role admin or risk_officer; dave"):
+        submit_document(_gov(medium, "dave"), _grant(medium, "alice"))
+
+
+def test_expired_grant_no_longer_counts(medium: Path) -> None:
+    submit_document(_gov(medium, "rita"), _grant(medium, "alice", date.today() + timedelta(3)))
+    snap = _gov(medium, "alice").snapshot_now()
+    assert live_grant(snap, "alice") is not None
+
+    snap.now = datetime.now(UTC) + timedelta(days=4)
+    assert live_grant(snap, "alice") is None
+
+
+def test_low_tier_policy_does_not_ask_for_grants(workspace: Path) -> None:
+    gov = _gov(workspace, "alice")
+    dataset = register_dataset(gov, workspace / "train.csv", "holdout")
+    assert dataset.name == "holdout"
+
+
+def test_notices_flag_overdue_reclaim_and_expiring_grant_and_waiver(medium: Path) -> None:
+    rita = _gov(medium, "rita")
+    today = date.today()
+    submit_document(rita, _grant(medium, "alice", today + timedelta(days=5)))
+    fill("compute_allocation", medium, allocated_on=today - timedelta(days=60),
+         reclaim_date=today - timedelta(days=2))
+    submit_document(_gov(medium, "alice"), medium / "docs" / "compute_allocation.yaml")
+    rita.waive("business_case", "Business case follows after the pilot review.",
+               today + timedelta(days=7))
+
+    found = notices(rita.snapshot_now())
+
+    messages = sorted(n.message for n in found)
+    assert [n.severity for n in found if "reclaim" in n.message] == ["fail"]
+    assert any(m.startswith("compute allocation") and "passed its reclaim" in m for m in messages)
+    assert any(m.startswith("data access grant for alice expires on") for m in messages)
+    assert any(m.startswith("waiver of business_case by rita ends on") for m in messages)
+    assert len(found) == 3
