@@ -130,7 +130,7 @@ class _Demo:
                 target="good_credit",
                 positive_label=1,
                 sensitive=["sex", "age_group", "foreign_worker"],
-                exclude=["sex", "age_group"],
+                exclude=["sex", "age_group", "foreign_worker"],
             ),
             training=TrainingConfig(
                 estimator="sklearn.linear_model.LogisticRegression",
