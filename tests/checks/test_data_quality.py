@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.ensemble import IsolationForest
 
 from mlgate.checks import data_quality as dq
 from mlgate.checks.base import CheckInput
@@ -367,3 +368,141 @@ def test_only_declared_features_and_target_are_profiled():
     assert [p["column"] for p in result.tables["profile"]] == ["a", "y"]
     with pytest.raises(ValidationError, match=r"column\(s\) not in the data: b"):
         dq.check_data_quality(CheckInput(frame, "y", ["b"]), {})
+
+
+# --- numbers stored as text -------------------------------------------------------------------
+
+
+def test_text_column_mixing_numbers_and_words_warns_with_shares():
+    # 45 numeric texts ("12", " 7.5 ", "1e3") and 5 that are not ("N/A"): 90% parse
+    values = ["12", " 7.5 ", "1e3"] * 15 + ["N/A"] * 5
+    frame = pd.DataFrame({"amount": pd.Series(values, dtype=object)})
+
+    result = run(frame, max_duplicate_share=1)
+
+    assert profile(result, "amount")["numeric_share_of_non_null"] == 0.9
+    assert result.metrics["amount.numeric_share_of_non_null"] == 0.9
+    assert (
+        "amount: 45 of 50 non-null values (90.0%) parse as numbers and 5 (10.0%) do not; "
+        "expected one kind" in messages(result)
+    )
+    assert result.status == "warn"
+
+
+def test_string_dtype_and_pure_columns():
+    frame = pd.DataFrame(
+        {
+            "code": pd.Series(["1", "2", "x", None] * 5, dtype="string"),
+            "digits": ["1", "2", "3", "4"] * 5,
+            "words": ["a", "b", "c", "d"] * 5,
+        }
+    )
+
+    result = run(frame, max_duplicate_share=1, max_missing_share=1)
+
+    assert profile(result, "code")["numeric_share_of_non_null"] == pytest.approx(2 / 3)
+    assert "code: 10 of 15 non-null values (66.7%) parse as numbers" in messages(result)
+    assert profile(result, "digits")["numeric_share_of_non_null"] == 1.0
+    assert profile(result, "words")["numeric_share_of_non_null"] == 0.0
+    assert "digits.numeric_share_of_non_null" not in result.metrics
+    assert "digits:" not in messages(result)
+
+
+# --- multivariate outliers --------------------------------------------------------------------
+
+
+def planted(n: int = 400, n_far: int = 0, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    values = rng.normal(size=(n, 3))
+    directions = rng.normal(size=(n_far, 3))
+    values[:n_far] = 8 * directions / np.linalg.norm(directions, axis=1, keepdims=True)
+    return pd.DataFrame(values, columns=["a", "b", "c"])
+
+
+def robust_z_outliers(scores: np.ndarray, limit: float = 5.0) -> np.ndarray:
+    anomaly = -scores
+    median = np.median(anomaly)
+    return 0.6745 * (anomaly - median) / np.median(np.abs(anomaly - median)) > limit
+
+
+def test_multivariate_share_equals_sklearns_own_scores_on_the_same_seed():
+    frame = planted(n_far=12, seed=1)
+
+    found = dq.multivariate_outliers(frame, seed=3)
+
+    forest = IsolationForest(contamination="auto", random_state=3).fit(frame.to_numpy())
+    expected = robust_z_outliers(forest.score_samples(frame.to_numpy()))
+    assert found["n_rows_scored"] == 400
+    assert found["n_outliers"] == int(expected.sum())
+    assert found["outlier_share"] == pytest.approx(expected.mean())
+    assert expected[:12].all()  # every planted row is caught
+
+
+def test_skewed_positive_columns_are_scored_on_the_log_scale():
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame(rng.lognormal(size=(500, 3)), columns=["x", "y", "z"])
+
+    found = dq.multivariate_outliers(frame, seed=0)
+
+    logged = np.log(frame.to_numpy())
+    forest = IsolationForest(contamination="auto", random_state=0).fit(logged)
+    assert found["n_outliers"] == int(robust_z_outliers(forest.score_samples(logged)).sum())
+    assert found["outlier_share"] < 0.05
+
+
+def test_planted_outliers_fail_and_clean_data_pass():
+    far = run(planted(n_far=40), max_duplicate_share=1)
+    clean = run(planted(), max_duplicate_share=1)
+
+    assert far.metrics["multivariate_outlier_share"] == pytest.approx(0.1, abs=0.01)
+    assert far.metrics["multivariate_rows_scored"] == 400
+    assert (
+        "scored rows (10.0%) are multivariate outliers (robust z-score of the isolation-forest "
+        "anomaly score > 5, over 3 numeric columns); limit 5.0%" in messages(far)
+    )
+    assert far.status == "fail"
+    assert clean.metrics["multivariate_outlier_share"] < 0.05
+    assert clean.status == "pass"
+
+
+def test_multivariate_sample_is_drawn_with_the_seed():
+    frame = planted(n=3000, seed=2)
+
+    found = dq.multivariate_outliers(frame, seed=5, max_rows=1000)
+
+    rows = np.sort(np.random.default_rng(5).choice(3000, size=1000, replace=False))
+    sample = frame.to_numpy()[rows]
+    forest = IsolationForest(contamination="auto", random_state=5).fit(sample)
+    assert found["n_complete_rows"] == 3000
+    assert found["n_rows_scored"] == 1000
+    assert found["n_outliers"] == int(robust_z_outliers(forest.score_samples(sample)).sum())
+    assert dq.multivariate_outliers(frame, seed=5, max_rows=1000) == found
+
+
+def test_multivariate_skips_target_flags_incomplete_rows_and_small_frames():
+    frame = planted(n=150)
+    frame.loc[:9, "a"] = np.nan
+    frame["y"] = np.arange(150) % 3
+    frame["flag"] = np.arange(150) % 2  # binary: left out of the forest
+
+    result = dq.check_data_quality(CheckInput(frame, "y", ["a", "b", "c", "flag"]), {})
+
+    assert result.metrics["multivariate_rows_scored"] == 140
+    assert "multivariate outliers scored on the 140 of 150 rows whose 3 numeric columns" in (
+        messages(result)
+    )
+    small = run(planted(n=99))
+    assert small.metrics["multivariate_outlier_share"] is None
+    assert "multivariate outlier scoring skipped: 99 rows have every numeric column finite" in (
+        messages(small)
+    )
+    one = run(pd.DataFrame({"a": np.arange(200.0), "b": np.arange(200) % 2}))
+    assert (
+        "scoring skipped: 1 numeric feature column(s) with more than two distinct values, need 2"
+        in messages(one)
+    )
+
+
+def test_multivariate_z_limit_is_validated():
+    with pytest.raises(ValidationError, match=r"z_limit must be > 0; got -1"):
+        dq.multivariate_outliers(planted(), z_limit=-1)

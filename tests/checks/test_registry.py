@@ -9,6 +9,11 @@ from mlgate.checks import REGISTRY, get_check
 from mlgate.errors import NotFoundError
 
 EXPECTED = {
+    "sensitive_data": (False, False),
+    "leakage": (False, False),
+    "labels": (False, False),
+    "representation": (False, False),
+    "contract": (False, False),
     "data_quality": (False, False),
     "group_sizes": (False, False),
     "cv_accuracy": (True, False),

@@ -25,8 +25,12 @@ def medium(tmp_path: Path) -> Path:
     """A medium-risk project (its policy asks for grants) with a risk officer, no data yet."""
     root = tmp_path / "medium"
     root.mkdir()
-    config = WorkspaceConfig(project="medium", tier="medium", owner="alice",
-                             data=DataConfig(target="y", sensitive=["group"], exclude=["group"]))
+    config = WorkspaceConfig(
+        project="medium",
+        tier="medium",
+        owner="alice",
+        data=DataConfig(target="y", sensitive=["group"], exclude=["group"]),
+    )
     gov = init_project(root, config)
     gov.add_member("rita", "risk_officer")
     synthetic_frame().to_csv(root / "train.csv", index=False)
@@ -41,9 +45,14 @@ def _grant(
     root: Path, grantee: str, expires: date | None = None, granted_by: str = "rita"
 ) -> Path:
     today = date.today()
-    return fill("data_access_grant", root, grantee=grantee, granted_by=granted_by,
-                granted_on=today - timedelta(days=1),
-                expires=expires or today + timedelta(days=90))
+    return fill(
+        "data_access_grant",
+        root,
+        grantee=grantee,
+        granted_by=granted_by,
+        granted_on=today - timedelta(days=1),
+        expires=expires or today + timedelta(days=90),
+    )
 
 
 def _last_action(gov: Governance) -> str:
@@ -105,11 +114,16 @@ def test_notices_flag_overdue_reclaim_and_expiring_grant_and_waiver(medium: Path
     rita = _gov(medium, "rita")
     today = date.today()
     submit_document(rita, _grant(medium, "alice", today + timedelta(days=5)))
-    fill("compute_allocation", medium, allocated_on=today - timedelta(days=60),
-         reclaim_date=today - timedelta(days=2))
+    fill(
+        "compute_allocation",
+        medium,
+        allocated_on=today - timedelta(days=60),
+        reclaim_date=today - timedelta(days=2),
+    )
     submit_document(_gov(medium, "alice"), medium / "docs" / "compute_allocation.yaml")
-    rita.waive("business_case", "Business case follows after the pilot review.",
-               today + timedelta(days=7))
+    rita.waive(
+        "business_case", "Business case follows after the pilot review.", today + timedelta(days=7)
+    )
 
     found = notices(rita.snapshot_now())
 

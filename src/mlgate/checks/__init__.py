@@ -9,13 +9,25 @@ merged by the caller; missing keys take the spec's defaults) and returns a
 
 from __future__ import annotations
 
-from mlgate.checks import data_quality, drift, fairness, group_sizes, model_quality
+from mlgate.checks import (
+    contract,
+    data_quality,
+    drift,
+    fairness,
+    group_sizes,
+    labels,
+    leakage,
+    model_quality,
+    representation,
+    sensitive,
+)
 from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series
 from mlgate.errors import NotFoundError
 
 REGISTRY: dict[str, CheckSpec] = {
     spec.name: spec
     for spec in (
+        contract.SPEC,
         data_quality.SPEC,
         group_sizes.SPEC,
         model_quality.CV_SPEC,
@@ -24,6 +36,10 @@ REGISTRY: dict[str, CheckSpec] = {
         model_quality.PERFORMANCE_SPEC,
         fairness.SPEC,
         drift.SPEC,
+        sensitive.SPEC,
+        leakage.SPEC,
+        labels.SPEC,
+        representation.SPEC,
     )
 }
 

@@ -125,7 +125,11 @@ CheckFunction = Callable[[CheckInput, Mapping[str, float]], CheckResult]
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A check as the registry knows it: its function, what it needs and its default limits."""
+    """A check as the registry knows it: its function, what it needs and its default limits.
+
+    ``threshold_prefixes`` names families of threshold keys beyond ``defaults`` that the check
+    reads, such as ``share.`` for reference shares given per group.
+    """
 
     name: str
     title: str
@@ -134,6 +138,7 @@ class CheckSpec:
     needs_reference: bool
     defaults: Mapping[str, float]
     description: str
+    threshold_prefixes: tuple[str, ...] = ()
 
 
 def worst(statuses: Sequence[str]) -> Status:

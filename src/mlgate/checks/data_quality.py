@@ -4,7 +4,11 @@ The check profiles the declared features and the target of ``CheckInput.data`` (
 when no feature is declared) and looks for:
 
 - missing values: the share of **all rows** that are null, per column;
-- mixed types: an object column holding, say, strings and integers;
+- mixed types: an object column holding, say, strings and integers; and, in every text
+  (object or string) column, the share of non-null values that parse as numbers
+  (``pandas.to_numeric`` after trimming spaces). A column where some values parse and others do
+  not (``'12'``, ``'7.5'``, ``'N/A'``) is a numeric column stored as text, or codes mixed with
+  numbers, and warns;
 - duplicate rows: the share of all rows that repeat an earlier row;
 - outliers in numeric columns: robust z-score ``0.6745 * (x - median) / MAD`` above 3.5
   (Iglewicz and Hoaglin). When the MAD is 0 (half the values are equal) the IQR fences
@@ -13,7 +17,31 @@ when no feature is declared) and looks for:
 - categorical domain: levels below ``rare_level_share`` of the non-null values, and values that
   differ only in case or whitespace (``'A'`` and ``'a '``), counted as the rows that use a
   less common spelling;
-- constant and all-null columns, reported as "single value 5.0" or "all null".
+- constant and all-null columns, reported as "single value 5.0" or "all null";
+- multivariate outliers: an isolation forest (scikit-learn ``IsolationForest``, 100 trees,
+  ``contamination='auto'``, ``random_state`` = ``CheckInput.seed``) on the numeric feature
+  columns (not the target) with more than two distinct values (binary flags hold no outlying
+  value and make a forest on two columns flag ordinary rows). It is fitted on the rows whose
+  values in those columns are all finite, sampled with the seed down to
+  ``MAX_MULTIVARIATE_ROWS`` rows, and scored on the same rows; a strictly positive, right-skewed
+  column is taken on the log scale, as for the per-column rule. Each row gets the anomaly score
+  ``s = 2 ** (-E[path length] / c(n))`` of Liu, Ting and Zhou (sklearn's ``-score_samples``);
+  a row is an outlier when the robust z-score of its anomaly score, ``0.6745 * (s - median) /
+  MAD`` over the scored rows, exceeds ``multivariate_outlier_z`` (default 5). The share of such
+  rows fails above ``max_multivariate_outlier_share``. Needs two such columns and
+  ``MIN_MULTIVARIATE_ROWS`` complete rows; when the scores have no spread (MAD 0) the share is
+  not computed.
+
+  Why not sklearn's own ``predict`` (the ``'auto'`` cut at ``s > 0.5``): on clean data it flags
+  7 to 29 % of the rows (Gaussian samples, iris, digits; every row of a frame of small integer
+  codes), so any share limit would fail nearly every dataset. A fixed higher cut (``s > 0.65``)
+  keeps clean data near 1 % but, in ten dimensions, misses 97 % of 2 % of rows planted far
+  from the bulk, since anomaly scores shrink as columns are added. Measured on 5,000-row samples,
+  the rule above flags at most 3.6 % of clean rows (2 to 10 Gaussian columns, uniform,
+  log-normal, exponential, Student t with 3 degrees of freedom, binary and count columns mixed
+  with Gaussian ones, iris, wine, diabetes, breast cancer, digits) and 80 to 100 % of 2 to 20 %
+  of rows planted far from the bulk in 3 and 10 dimensions. A tight cluster of 10 % of the
+  rows or more is masked, as it is for any isolation forest.
 
 Every share is named after its denominator (``..._of_rows``, ``..._of_non_null``), and every
 message says which one it uses. Findings carry counts, column names and shares, never the
@@ -29,6 +57,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import IsolationForest
 
 from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
 from mlgate.errors import ValidationError
@@ -40,12 +69,16 @@ ROBUST_Z_LIMIT = 3.5
 ROBUST_Z_SCALE = 0.6745  # the normal 0.75 quantile: makes the MAD estimate the standard deviation
 IQR_FACTOR = 1.5
 HIGH_CARDINALITY_LEVELS = 50
+MAX_MULTIVARIATE_ROWS = 100_000
+MIN_MULTIVARIATE_ROWS = 100  # below, an isolation forest flags a few % of clean rows by chance
 
 DEFAULTS: dict[str, float] = {
     "max_missing_share": 0.2,
     "max_duplicate_share": 0.01,
     "max_outlier_share": 0.05,
     "rare_level_share": 0.01,
+    "max_multivariate_outlier_share": 0.05,
+    "multivariate_outlier_z": 5.0,
 }
 
 
@@ -158,7 +191,11 @@ def check_data_quality(inp: CheckInput, thresholds: Mapping[str, float]) -> Chec
     profiles = [_profile(frame.iloc[:, i], n_rows, limits) for i in range(frame.shape[1])]
     findings = [f for p in profiles for f in p.pop("findings")]
     duplicates, duplicate_findings = _duplicates(frame, limits)
-    findings = _frame_findings(frame) + duplicate_findings + findings
+    numeric = [
+        p["column"] for p in profiles if p["kind"] == "numeric" and p["column"] != inp.target
+    ]
+    multivariate, multivariate_findings = _multivariate(frame[numeric], inp.seed, limits)
+    findings = _frame_findings(frame) + duplicate_findings + multivariate_findings + findings
     logger.info("data_quality: profiled %d columns of %d rows", frame.shape[1], n_rows)
 
     status = worst([f.severity for f in findings if f.severity != "info"])
@@ -166,7 +203,7 @@ def check_data_quality(inp: CheckInput, thresholds: Mapping[str, float]) -> Chec
         check="data_quality",
         status=status,
         summary=_summary(profiles, duplicates, n_rows, limits),
-        metrics=_metrics(profiles, duplicates, n_rows),
+        metrics={**_metrics(profiles, duplicates, n_rows), **multivariate},
         findings=findings,
         figures=_figures(profiles, limits),
         tables={"profile": profiles},
@@ -293,6 +330,8 @@ def _categorical_profile(
 
     n_non_null = int(counts.sum())
     out: dict[str, Any] = {"distinct": len(counts), "findings": _mixed_types(name, series)}
+    out.update(_numbers_in_text(name, series, counts, n_non_null))
+    out["findings"] += out.pop("number_findings")
     if len(counts) > HIGH_CARDINALITY_LEVELS and len(counts) > n_non_null / 2:
         message = (
             f"{name}: {len(counts)} distinct values in {n_non_null} non-null values; looks like "
@@ -318,6 +357,36 @@ def _mixed_types(name: str, series: pd.Series) -> list[Finding]:
     described = ", ".join(f"{kind} {n}" for kind, n in types.items())
     message = f"{name}: mixes value types ({described} non-null values)"
     return [Finding("warn", message, name, len(types))]
+
+
+def _numbers_in_text(
+    name: str, series: pd.Series, counts: pd.Series, n_non_null: int
+) -> dict[str, Any]:
+    """Count the non-null values of a text column that parse as numbers; warn on a mix.
+
+    Parsing runs once per distinct value and is weighted by its count, so a column of a
+    million rows with a handful of levels costs a handful of parses.
+    """
+    out: dict[str, Any] = {"number_findings": []}
+    textual = pd.api.types.is_object_dtype(series.dtype) or isinstance(
+        series.dtype, pd.StringDtype
+    )
+    if not textual or not n_non_null:
+        return out
+
+    texts = counts.index.to_series(index=range(len(counts))).map(str).str.strip()
+    parses = pd.to_numeric(texts, errors="coerce").notna().to_numpy()
+    n_numbers = int(counts.to_numpy()[parses].sum())
+    share = n_numbers / n_non_null
+    out.update({"n_numeric_text": n_numbers, "numeric_share_of_non_null": share})
+    if 0 < n_numbers < n_non_null:
+        message = (
+            f"{name}: {n_numbers} of {n_non_null} non-null values ({share:.1%}) parse as numbers "
+            f"and {n_non_null - n_numbers} ({1 - share:.1%}) do not; expected one kind (a "
+            f"numeric column stored as text, or codes such as 'N/A' among numbers)"
+        )
+        out["number_findings"].append(Finding("warn", message, name, share))
+    return out
 
 
 def _rare_levels(
@@ -435,6 +504,115 @@ def count_duplicate_rows(frame: pd.DataFrame) -> int:
     return int(frame[candidates].duplicated(keep="first").sum())
 
 
+def multivariate_outliers(
+    frame: pd.DataFrame,
+    *,
+    seed: int = 0,
+    z_limit: float = 5.0,
+    max_rows: int = MAX_MULTIVARIATE_ROWS,
+) -> dict[str, int | float | None]:
+    """Score the complete rows of numeric ``frame`` with an isolation forest (module docstring).
+
+    Returns ``n_complete_rows`` (rows whose values are all finite), ``n_rows_scored`` (those
+    rows, sampled with ``seed`` down to ``max_rows``), ``n_outliers`` (scored rows whose
+    anomaly score has a robust z-score above ``z_limit``) and ``outlier_share`` (of the scored
+    rows); the last two are ``None`` when the scores have no spread. The forest is fitted and
+    scored on the same rows, with ``contamination='auto'`` and ``random_state=seed``.
+    """
+    if not z_limit > 0:
+        raise ValidationError(f"z_limit must be > 0; got {z_limit}")
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    values = values[np.isfinite(values).all(axis=1)]
+    n_complete = len(values)
+    if n_complete == 0:
+        raise ValidationError("no row has finite values in every numeric column; expected one")
+
+    if n_complete > max_rows:
+        rng = np.random.default_rng(seed)
+        values = values[np.sort(rng.choice(n_complete, size=max_rows, replace=False))]
+    for j in range(values.shape[1]):
+        # The same log scale as the per-column rule: on the raw scale the long tail of an
+        # amount would isolate quickly and every large ordinary amount would count.
+        if values[:, j].min() > 0 and _skewness(values[:, j]) > SKEW_LIMIT:
+            values[:, j] = np.log(values[:, j])
+    forest = IsolationForest(contamination="auto", random_state=seed).fit(values)
+    scores = -forest.score_samples(values)
+    median = float(np.median(scores))
+    mad = float(np.median(np.abs(scores - median)))
+    found: dict[str, int | float | None] = {
+        "n_complete_rows": n_complete,
+        "n_rows_scored": len(values),
+        "n_outliers": None,
+        "outlier_share": None,
+    }
+    if mad > 0:
+        n_outliers = int((ROBUST_Z_SCALE * (scores - median) / mad > z_limit).sum())
+        found.update(n_outliers=n_outliers, outlier_share=n_outliers / len(values))
+    return found
+
+
+def _multivariate(
+    numeric: pd.DataFrame, seed: int, limits: Mapping[str, float]
+) -> tuple[dict[str, float | int | None], list[Finding]]:
+    metrics: dict[str, float | int | None] = {
+        "multivariate_outlier_share": None,
+        "multivariate_outlier_rows": None,
+        "multivariate_rows_scored": None,
+    }
+    numeric = numeric[[c for c in numeric.columns if _has_spread(numeric[c])]]
+    n_columns, n_rows = numeric.shape[1], len(numeric)
+    if n_columns < 2:
+        message = (
+            f"multivariate outlier scoring skipped: {n_columns} numeric feature column(s) with "
+            f"more than two distinct values, need 2"
+        )
+        return metrics, [Finding("info", message)]
+    complete = int(np.isfinite(numeric.to_numpy(np.float64, na_value=np.nan)).all(axis=1).sum())
+    if complete < MIN_MULTIVARIATE_ROWS:
+        message = (
+            f"multivariate outlier scoring skipped: {complete} rows have every numeric column "
+            f"finite, need {MIN_MULTIVARIATE_ROWS}"
+        )
+        return metrics, [Finding("info", message, None, complete)]
+
+    z_limit = limits["multivariate_outlier_z"]
+    found = multivariate_outliers(numeric, seed=seed, z_limit=z_limit)
+    share = found["outlier_share"]
+    metrics.update(
+        multivariate_outlier_share=share,
+        multivariate_outlier_rows=found["n_outliers"],
+        multivariate_rows_scored=found["n_rows_scored"],
+    )
+    logger.info("data_quality: isolation forest scored %d rows", found["n_rows_scored"])
+
+    findings = []
+    if found["n_complete_rows"] < n_rows:
+        message = (
+            f"multivariate outliers scored on the {found['n_complete_rows']} of {n_rows} rows "
+            f"whose {n_columns} numeric columns are all finite"
+        )
+        findings.append(Finding("info", message, None, found["n_complete_rows"]))
+    if share is None:
+        message = "multivariate outliers not counted: the isolation-forest scores have no spread"
+        findings.append(Finding("info", message))
+    elif share > limits["max_multivariate_outlier_share"]:
+        message = (
+            f"{found['n_outliers']} of {found['n_rows_scored']} scored rows ({share:.1%}) are "
+            f"multivariate outliers (robust z-score of the isolation-forest anomaly score > "
+            f"{z_limit:g}, over {n_columns} numeric columns); limit "
+            f"{limits['max_multivariate_outlier_share']:.1%}"
+        )
+        findings.append(Finding("fail", message, None, share))
+    return metrics, findings
+
+
+def _has_spread(series: pd.Series) -> bool:
+    # Binary flags and constants hold no outlying value, and an isolation forest splitting on
+    # them gives the rows of a two-column frame spuriously extreme scores.
+    values = series.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.unique(values[np.isfinite(values)]).size > 2
+
+
 def _frame_findings(frame: pd.DataFrame) -> list[Finding]:
     if frame.shape[1] == 0:
         return [Finding("fail", "the data has no column")]
@@ -461,6 +639,8 @@ def _metrics(
             metrics[f"{p['column']}.outlier_share_of_non_null"] = p["outlier_share_of_non_null"]
         if p.get("n_variant_values"):
             metrics[f"{p['column']}.variant_share_of_non_null"] = p["variant_share_of_non_null"]
+        if 0 < p.get("numeric_share_of_non_null", 0) < 1:
+            metrics[f"{p['column']}.numeric_share_of_non_null"] = p["numeric_share_of_non_null"]
     return metrics
 
 
@@ -570,8 +750,10 @@ SPEC = CheckSpec(
     needs_reference=False,
     defaults=DEFAULTS,
     description=(
-        "Per column: missing share of all rows, mixed types, outliers (robust z-score, IQR "
+        "Per column: missing share of all rows, mixed types (Python types, and text values "
+        "that parse as numbers next to ones that do not), outliers (robust z-score, IQR "
         "fallback) as share of non-null values, rare levels and case/whitespace variants, "
-        "constant and all-null columns; and the share of duplicate rows."
+        "constant and all-null columns; the share of duplicate rows; and the share of rows an "
+        "isolation forest on the numeric features scores as multivariate outliers."
     ),
 )

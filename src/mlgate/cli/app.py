@@ -246,14 +246,51 @@ def data_add(
     name: Annotated[
         str, typer.Option(help="train, holdout, current, or your own name.")
     ] = "train",
+    contract: Annotated[
+        Path | None, typer.Option(help="Data contract YAML to keep with it.")
+    ] = None,
 ) -> None:
     """Register a data file as a new version of a named dataset."""
     from mlgate.lifecycle.data import register_dataset
 
-    dataset = register_dataset(_gov(), file, name)
+    dataset = register_dataset(_gov(), file, name, contract)
     console.print(
         f"Registered {file} as dataset '{name}': {dataset.n_rows} rows, "
         f"{dataset.n_cols} columns, sha256 {dataset.sha256[:12]}"
+    )
+
+
+@data_app.command("infer")
+def data_infer(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    output: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
+    name: Annotated[str | None, typer.Option(help="Dataset name (default: file stem).")] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Label column (default: mlgate.yaml's).")
+    ] = None,
+) -> None:
+    """Draft a data contract from a file, guessing types, ranges and sensitivity; review it."""
+    from mlgate.contracts import dump_contract, infer_contract
+    from mlgate.tabular import read_table
+
+    if target is None:
+        try:
+            target = Workspace.find().load_config().data.target
+        except GovernanceError:
+            target = None
+    frame = read_table(file)
+    if target is not None and target not in frame.columns:
+        target = None
+    text = dump_contract(infer_contract(frame, name or file.stem, target=target))
+    if output is None:
+        typer.echo(text, nl=False)
+        return
+    if output.exists():
+        raise ValidationError(f"{output} already exists; edit it, or pass another --output")
+    output.write_text(text, encoding="utf-8")
+    console.print(
+        f"Wrote {output}: review every column (sensitivity above all), then "
+        f"mlgate data add {file} --contract {output}"
     )
 
 
@@ -337,15 +374,20 @@ def model_list() -> None:
 @app.command()
 def check(
     name: Annotated[str, typer.Argument(help="A check name or a check requirement id.")],
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset to run on (default: the policy's).")
+    ] = None,
 ) -> None:
     """Run one check on the current dataset and model versions and store it as evidence."""
     from mlgate.lifecycle.evidence import run_check
 
     with console.status(f"running {name}"):
-        evidence, result = run_check(_gov(), name)
+        evidence, result = run_check(_gov(), name, dataset)
     console.print(check_table(result))
     print_findings(result)
-    console.print(f"Stored as evidence {evidence.id} for requirement {evidence.requirement_id}.")
+    bound = evidence.requirement_id
+    what = f"for requirement {bound}" if bound else "as voluntary evidence (no requirement)"
+    console.print(f"Stored as evidence {evidence.id} {what}.")
     if result.status == "fail":
         raise typer.Exit(1)
 

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
 import yaml
 from rich.console import Console
 from rich.table import Table
 
 from mlgate.config import DataConfig, TrainingConfig, WorkspaceConfig
+from mlgate.contracts import dump_contract, infer_contract
 from mlgate.demo.data import load_german_credit, split
 from mlgate.documents import example
 from mlgate.errors import ConflictError, PolicyViolation
@@ -55,7 +57,7 @@ TEAM = {
     "audrey": ["auditor"],
 }
 AUTHORS = {"business_case": "carol", "user_acceptance": "carol", "data_access_grant": "rita"}
-DATASET_FOR_STAGE = {"kickoff": "train", "testing": "holdout", "monitoring": "current"}
+DATASET_FOR_STAGE = {"kickoff": "train", "development": "holdout", "monitoring": "current"}
 
 
 @dataclass
@@ -194,7 +196,7 @@ class _Demo:
                 self._submit(req, log)
         if stage in DATASET_FOR_STAGE:
             name = DATASET_FOR_STAGE[stage]
-            dataset = register_dataset(alice, self.files[name], name)
+            dataset = register_dataset(alice, self.files[name], name, self._contract())
             log.events.append(f"dataset '{name}' registered ({dataset.n_rows} rows)")
         if stage == "development":
             version = train_model(alice)
@@ -222,6 +224,17 @@ class _Demo:
 
         states = evaluate_stage(alice.snapshot_now(), stage)
         log.met, log.total = sum(s.met for s in states), len(states)
+
+    def _contract(self) -> Path:
+        """Draft the data contract from the training file once, as ``mlgate data infer`` does."""
+        path = self.root / "data" / "contract.yaml"
+        if not path.exists():
+            frame = pd.read_csv(self.files["train"])
+            contract = infer_contract(frame, "german_credit", target=self.config.data.target)
+            path.write_text(dump_contract(contract), encoding="utf-8")
+            marked = [c.name for c in contract.columns if c.sensitivity != "none"]
+            console.print(f"alice drafted the data contract; sensitive: {', '.join(marked)}")
+        return path
 
     def _submit(self, req: Requirement, log: StageLog) -> None:
         kind = req.document or req.record

@@ -34,10 +34,12 @@ def grants_required(gov: Governance) -> bool:
     )
 
 
-def sensitive_columns(gov: Governance, columns: Iterable[str]) -> list[str]:
-    """Return which of ``columns`` the project declares sensitive."""
-    declared = set(gov.config.data.sensitive)
-    return [c for c in columns if c in declared]
+def sensitive_columns(
+    gov: Governance, columns: Iterable[str], marked: Iterable[str] = ()
+) -> list[str]:
+    """Return the sensitive ones among ``columns``: declared by the project or by a contract."""
+    sensitive = set(gov.config.data.sensitive) | set(marked)
+    return [c for c in columns if c in sensitive]
 
 
 def live_grant(snapshot: Snapshot, user: str) -> Evidence | None:
@@ -53,9 +55,11 @@ def live_grant(snapshot: Snapshot, user: str) -> Evidence | None:
     return max(grants, key=lambda e: e.id) if grants else None
 
 
-def require_grant(gov: Governance, action: str, subject: str, columns: Iterable[str]) -> None:
-    """Refuse ``action`` unless the actor may handle the sensitive ``columns``."""
-    sensitive = sensitive_columns(gov, columns)
+def require_grant(
+    gov: Governance, action: str, subject: str, columns: Iterable[str], marked: Iterable[str] = ()
+) -> None:
+    """Refuse ``action`` unless the actor may handle the sensitive ones among ``columns``."""
+    sensitive = sensitive_columns(gov, columns, marked)
     if not sensitive or not grants_required(gov):
         return
 

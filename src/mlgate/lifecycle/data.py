@@ -11,6 +11,7 @@ import pandas as pd
 from sqlalchemy import select
 
 from mlgate.artifacts import sha256_bytes
+from mlgate.contracts import Contract, load_contract
 from mlgate.errors import NotFoundError, ValidationError
 from mlgate.lifecycle.access import require_grant
 from mlgate.lifecycle.service import Governance
@@ -22,15 +23,21 @@ logger = logging.getLogger(__name__)
 LABELLED = ("train", "holdout")
 
 
-def register_dataset(gov: Governance, path: Path, name: str = "train") -> DatasetVersion:
+def register_dataset(
+    gov: Governance, path: Path, name: str = "train", contract_path: Path | None = None
+) -> DatasetVersion:
     """Store a data file under its hash and register it as a version of dataset ``name``.
 
     Training and hold-out data must carry the target column; every dataset must carry the
-    sensitive attributes the project declares, so that group checks can run on it.
+    sensitive attributes the project declares, so that group checks can run on it. With a data
+    contract, the contract is kept with the version (the ``contract`` check grades the data
+    against it) and the columns it marks sensitive count as sensitive for access grants.
     """
     frame = read_table(path)
     _check_expected_columns(gov, frame, path, name)
-    require_grant(gov, "dataset.register", f"dataset '{name}'", frame.columns)
+    contract = load_contract(contract_path) if contract_path is not None else None
+    marked = contract_sensitive(contract)
+    require_grant(gov, "dataset.register", f"dataset '{name}'", frame.columns, marked)
     content = path.read_bytes()
 
     digest = sha256_bytes(content)
@@ -46,6 +53,7 @@ def register_dataset(gov: Governance, path: Path, name: str = "train") -> Datase
             n_rows=len(frame),
             n_cols=frame.shape[1],
             schema=schema_of(frame),
+            contract=contract.model_dump(mode="json") if contract else None,
             created_by=gov.actor,
             created_at=datetime.now(UTC),
         )
@@ -101,3 +109,12 @@ def load_dataset(gov: Governance, dataset: DatasetVersion) -> pd.DataFrame:
         frame = pd.read_parquet(buffer)
     check_columns(frame, dataset.uri)
     return frame
+
+
+def contract_sensitive(contract: Contract | dict | None) -> list[str]:
+    """Return the columns a data contract marks sensitive."""
+    if contract is None:
+        return []
+    if isinstance(contract, dict):
+        contract = Contract.model_validate(contract)
+    return [c.name for c in contract.columns if c.sensitivity != "none"]

@@ -14,11 +14,13 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
-from mlgate.checks import CheckInput, CheckResult, get_check
+from mlgate.checks import REGISTRY, CheckInput, CheckResult, get_check
+from mlgate.checks.contract import make_check
+from mlgate.contracts import Contract
 from mlgate.documents import parse_document, unmet_reason, valid_until
 from mlgate.errors import NotFoundError, ValidationError
 from mlgate.lifecycle.access import GRANT, check_grant_submission, require_grant
-from mlgate.lifecycle.data import latest_dataset, load_dataset
+from mlgate.lifecycle.data import contract_sensitive, latest_dataset, load_dataset
 from mlgate.lifecycle.models import (
     estimator_factory,
     get_model_version,
@@ -124,8 +126,15 @@ def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
     return version.id
 
 
-def resolve_check(gov: Governance, name: str) -> tuple[str, Requirement]:
-    """Return the stage and requirement for ``name``: a requirement id or a check name."""
+def resolve_check(
+    gov: Governance, name: str, dataset: str | None = None
+) -> tuple[str, Requirement, bool]:
+    """Return the stage, requirement and whether the policy asks for it, for ``name``.
+
+    ``name`` is a check requirement id, or the name of a check. A registered check that this
+    tier's policy does not ask for still runs, as voluntary evidence in the current stage on
+    ``dataset`` (default ``train``): teams often want a contract or leakage check early.
+    """
     tier = gov.config.tier
     checks = [
         (stage.id, req)
@@ -134,12 +143,24 @@ def resolve_check(gov: Governance, name: str) -> tuple[str, Requirement]:
         if req.kind == "check" and req.applies_to(tier)
     ]
     for stage_id, req in checks:
-        if name == req.id:
-            return stage_id, req
+        if name == req.id and dataset in (None, req.dataset):
+            return stage_id, req, True
     for stage_id, req in checks:
-        if name == req.check:
-            return stage_id, req
-    known = sorted({req.id for _, req in checks} | {req.check or "" for _, req in checks})
+        if name == req.check and dataset in (None, req.dataset):
+            return stage_id, req, True
+
+    if name in REGISTRY:
+        with gov.transaction() as session:
+            stage_id = gov.project(session).stage
+        voluntary = Requirement(
+            id=name,
+            kind="check",
+            check=name,
+            title=REGISTRY[name].title,
+            dataset=dataset or "train",
+        )
+        return stage_id, voluntary, False
+    known = sorted({req.id for _, req in checks} | set(REGISTRY))
     raise NotFoundError(
         f"'{name}' is neither a check nor a check requirement of this {tier}-risk project; "
         f"expected one of {', '.join(known)}"
@@ -151,9 +172,15 @@ def check_requirements(gov: Governance, stage_id: str) -> list[Requirement]:
     return [r for r in gov.policy.requirements_for(stage_id, gov.config.tier) if r.kind == "check"]
 
 
-def run_check(gov: Governance, name: str) -> tuple[Evidence, CheckResult]:
-    """Run a check on the current dataset and model versions and store the result."""
-    stage_id, req = resolve_check(gov, name)
+def run_check(
+    gov: Governance, name: str, dataset: str | None = None
+) -> tuple[Evidence, CheckResult]:
+    """Run a check on the current dataset and model versions and store the result.
+
+    Evidence for a check the policy asks for satisfies that requirement; any other registered
+    check is stored as voluntary evidence, bound to no requirement.
+    """
+    stage_id, req, required = resolve_check(gov, name, dataset)
     assert req.check is not None
     spec = get_check(req.check)
     inputs, dataset, model_version = _inputs(gov, req, spec.needs_model, spec.needs_reference)
@@ -163,8 +190,18 @@ def run_check(gov: Governance, name: str) -> tuple[Evidence, CheckResult]:
         **gov.config.thresholds.get(req.id, {}),
     }
 
+    function = spec.function
+    if spec.name == "contract":
+        if dataset.contract is None:
+            raise ValidationError(
+                f"dataset '{dataset.name}' was registered without a data contract",
+                hint="mlgate data infer FILE --output contract.yaml, review it, then "
+                f"mlgate data add FILE --name {dataset.name} --contract contract.yaml",
+            )
+        function = make_check(Contract.model_validate(dataset.contract))
+
     started = time.perf_counter()
-    result = spec.function(inputs, thresholds)
+    result = function(inputs, thresholds)
     seconds = time.perf_counter() - started
 
     with gov.transaction() as session:
@@ -172,7 +209,7 @@ def run_check(gov: Governance, name: str) -> tuple[Evidence, CheckResult]:
         evidence = Evidence(
             project_id=project.id,
             stage=stage_id,
-            requirement_id=req.id,
+            requirement_id=req.id if required else None,
             kind="check",
             name=req.check,
             status=result.status,
@@ -207,11 +244,22 @@ def run_check(gov: Governance, name: str) -> tuple[Evidence, CheckResult]:
     return evidence, result
 
 
+def _holdout_for(gov: Governance, check: str | None, dataset: str) -> Any:
+    """Return the hold-out frame for the leakage check, which compares it with training data."""
+    if check != "leakage" or dataset == "holdout":
+        return None
+    with gov.transaction() as session:
+        registered = "holdout" in gov.snapshot(session).datasets
+    return load_dataset(gov, latest_dataset(gov, "holdout")) if registered else None
+
+
 def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_reference: bool) -> tuple:
     data_cfg = gov.config.data
+    spec_name = req.check
     dataset = latest_dataset(gov, req.dataset)
     columns = [c["name"] for c in dataset.schema]
-    require_grant(gov, "check.run", f"dataset '{req.dataset}'", columns)
+    marked = contract_sensitive(dataset.contract)
+    require_grant(gov, "check.run", f"dataset '{req.dataset}'", columns, marked)
     frame = load_dataset(gov, dataset)
 
     model_version = model = None
@@ -242,7 +290,7 @@ def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_referenc
         model=model,
         estimator_factory=estimator_factory(gov, training, features) if needs_model else None,
         reference=reference,
-        holdout=None,
+        holdout=_holdout_for(gov, spec_name, req.dataset),
         seed=gov.config.training.seed,
     )
     return inputs, dataset, model_version

@@ -257,6 +257,13 @@ def _check(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementSt
         return _state(
             req, stage_id, "missing", detail, f"mlgate data add FILE --name {req.dataset}"
         )
+    if spec.name == "contract" and dataset.contract is None:
+        detail = f"dataset '{req.dataset}' was registered without a data contract"
+        hint = (
+            "mlgate data infer FILE --output contract.yaml, review it, then "
+            f"mlgate data add FILE --name {req.dataset} --contract contract.yaml"
+        )
+        return _state(req, stage_id, "missing", detail, hint)
     if spec.needs_reference and "train" not in snapshot.datasets:
         detail = "the check compares with the training dataset, which is not registered"
         return _state(req, stage_id, "missing", detail, "mlgate data add FILE --name train")

@@ -251,10 +251,11 @@ def _check_problems(
     if isinstance(tiered, Mapping):
         blocks += [((*loc, "tier_thresholds", tier), limits) for tier, limits in tiered.items()]
 
+    prefixes = tuple(getattr(registry[name], "threshold_prefixes", ()))
     problems = []
     for block_loc, limits in blocks:
         for key in limits if isinstance(limits, Mapping) else {}:
-            if key not in known:
+            if key not in known and not str(key).startswith(prefixes or ("\0",)):
                 message = (
                     f"unknown threshold '{key}' for check '{name}'; expected one of: "
                     f"{', '.join(known)}"

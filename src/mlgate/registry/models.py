@@ -74,6 +74,7 @@ class DatasetVersion(Base):
     n_rows: Mapped[int] = mapped_column(Integer)
     n_cols: Mapped[int] = mapped_column(Integer)
     schema: Mapped[list[Any]] = mapped_column(JSON)
+    contract: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
