@@ -13,6 +13,7 @@ from mlgate.checks import (
     contract,
     data_quality,
     drift,
+    eda,
     fairness,
     group_sizes,
     labels,
@@ -40,6 +41,7 @@ REGISTRY: dict[str, CheckSpec] = {
         leakage.SPEC,
         labels.SPEC,
         representation.SPEC,
+        eda.SPEC,
     )
 }
 

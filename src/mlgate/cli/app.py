@@ -393,6 +393,20 @@ def check(
 
 
 @app.command()
+def eda(
+    dataset: Annotated[str, typer.Option(help="Registered dataset to explore.")] = "train",
+    output: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+) -> None:
+    """Explore a registered dataset: an offline HTML page, stored as evidence."""
+    from mlgate.reports.collect import explore_dataset
+
+    with console.status(f"exploring dataset '{dataset}'"):
+        evidence, result, path = explore_dataset(_gov(), dataset, output)
+    print_findings(result)
+    console.print(f"EDA written to {path} (evidence {evidence.id}).")
+
+
+@app.command()
 def approve(
     requirement: Annotated[str, typer.Argument(help="The approval requirement id.")],
     comment: Annotated[str, typer.Option(help="Why you approve.")] = "",

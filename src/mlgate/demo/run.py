@@ -39,7 +39,7 @@ from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
 from mlgate.policy.model import Requirement
 from mlgate.reports import write_report
-from mlgate.reports.collect import collect
+from mlgate.reports.collect import collect, explore_dataset
 
 logger = logging.getLogger(__name__)
 console = Console(highlight=False)
@@ -199,6 +199,9 @@ class _Demo:
             dataset = register_dataset(alice, self.files[name], name, self._contract())
             log.events.append(f"dataset '{name}' registered ({dataset.n_rows} rows)")
         if stage == "development":
+            _, result, page = explore_dataset(alice, "train")
+            log.events.append("exploratory analysis written")
+            console.print(f"alice explored the training data: {page.name} ({result.status})")
             version = train_model(alice)
             log.events.append(f"model v{version.version} trained ({version.estimator})")
             console.print(f"trained model v{version.version}: {version.metrics}")

@@ -7,6 +7,7 @@ card can all be made from it without touching the database again.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -209,3 +210,28 @@ def _evidence(e: Evidence, datasets: dict[int, Any], models: dict[int, Any]) -> 
         "result": e.payload.get("result"),
         "document": e.payload.get("document"),
     }
+
+
+def explore_dataset(gov: Governance, dataset: str, output: Path | None = None) -> tuple:
+    """Run the ``eda`` check on ``dataset``, store it as evidence and write its HTML page.
+
+    Returns the evidence, the check result and the page's path (default: the workspace's
+    ``eda-<dataset>.html``).
+    """
+    from mlgate.lifecycle.data import latest_dataset
+    from mlgate.lifecycle.evidence import run_check
+    from mlgate.reports.eda import write_eda
+
+    evidence, result = run_check(gov, "eda", dataset)
+    version = latest_dataset(gov, dataset)
+    header = {
+        "name": version.name,
+        "sha256": version.sha256,
+        "n_rows": version.n_rows,
+        "n_cols": version.n_cols,
+        "uri": version.uri,
+    }
+    path = write_eda(
+        result, gov.config.project, header, output or gov.workspace.root / f"eda-{dataset}.html"
+    )
+    return evidence, result, path

@@ -18,7 +18,6 @@ import logging
 import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ from markupsafe import Markup
 
 from mlgate.errors import GovernanceError
 from mlgate.reports.charts import figure_to_svg
+from mlgate.reports.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -151,16 +151,6 @@ def render_report(data: Mapping[str, Any]) -> str:
     return html
 
 
-_READABLE = 0o666
-
-
-def _umask() -> int:
-    """Return the process umask (reading it means setting it, so it is set straight back)."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_report(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     """Render the report and write it to ``path`` (UTF-8), replacing any file there.
 
@@ -170,16 +160,7 @@ def write_report(data: Mapping[str, Any], path: str | os.PathLike[str]) -> Path:
     target = Path(path)
     html = render_report(data)
 
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(html)
-        os.chmod(tmp_name, _READABLE & ~_umask())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, html)
 
     logger.info("wrote governance report %s (%d bytes)", target, len(html.encode("utf-8")))
     return target
