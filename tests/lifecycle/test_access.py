@@ -133,3 +133,42 @@ def test_notices_flag_overdue_reclaim_and_expiring_grant_and_waiver(medium: Path
     assert any(m.startswith("data access grant for alice expires on") for m in messages)
     assert any(m.startswith("waiver of business_case by rita ends on") for m in messages)
     assert len(found) == 3
+
+
+def test_checking_sensitive_data_without_grant_is_refused_and_audited(medium: Path) -> None:
+    from mlgate.lifecycle.evidence import run_check
+
+    submit_document(_gov(medium, "rita"), _grant(medium, "alice"))
+    register_dataset(_gov(medium, "alice"), medium / "train.csv", "train")
+    bob = _gov(medium, "bob")
+
+    with pytest.raises(PolicyViolation, match="bob has no live data access grant .* group"):
+        run_check(bob, "data_quality")
+
+    assert _last_action(bob) == "check.run.refused"
+    assert bob.snapshot_now().latest_evidence("data_quality") is None
+    evidence, _ = run_check(_gov(medium, "alice"), "data_quality")
+    assert evidence.requirement_id == "data_quality"
+
+
+def test_contract_marked_and_detected_identifiers_need_a_grant(tmp_path: Path) -> None:
+    from mlgate.contracts import dump_contract, infer_contract
+
+    root = tmp_path / "c"
+    root.mkdir()
+    config = WorkspaceConfig(
+        project="c", tier="medium", owner="alice", data=DataConfig(target="y")
+    )
+    init_project(root, config)
+    frame = synthetic_frame()
+    frame["email"] = [f"user{i}@example.org" for i in range(len(frame))]
+    frame.to_csv(root / "train.csv", index=False)
+    (root / "contract.yaml").write_text(dump_contract(infer_contract(frame, "t", target="y")))
+
+    with pytest.raises(PolicyViolation, match="sensitive column\\(s\\) email"):
+        register_dataset(_gov(root, "alice"), root / "train.csv", "train", root / "contract.yaml")
+    frame.rename(columns={"email": "contact"}).to_csv(root / "plain.csv", index=False)
+    with pytest.raises(PolicyViolation, match="sensitive column\\(s\\) contact"):
+        register_dataset(_gov(root, "alice"), root / "plain.csv", "train")
+    frame.drop(columns=["email"]).to_csv(root / "clean.csv", index=False)
+    assert register_dataset(_gov(root, "alice"), root / "clean.csv", "train").n_rows == 400

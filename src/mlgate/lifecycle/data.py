@@ -36,7 +36,7 @@ def register_dataset(
     frame = read_table(path)
     _check_expected_columns(gov, frame, path, name)
     contract = load_contract(contract_path) if contract_path is not None else None
-    marked = contract_sensitive(contract)
+    marked = contract_sensitive(contract) + detected_identifiers(gov, frame)
     require_grant(gov, "dataset.register", f"dataset '{name}'", frame.columns, marked)
     content = path.read_bytes()
 
@@ -118,3 +118,20 @@ def contract_sensitive(contract: Contract | dict | None) -> list[str]:
     if isinstance(contract, dict):
         contract = Contract.model_validate(contract)
     return [c.name for c in contract.columns if c.sensitivity != "none"]
+
+
+def detected_identifiers(gov: Governance, frame: pd.DataFrame) -> list[str]:
+    """Return columns whose values are personal identifiers (e-mails, ID or card numbers...).
+
+    Only content matches count: they are checked by pattern and checksum and rarely wrong, so a
+    column nobody declared still needs a grant when it holds identifiers. Scanning is skipped
+    when the policy asks this tier for no grants.
+    """
+    from mlgate.checks.sensitive import IDENTIFIER, scan_frame
+    from mlgate.lifecycle.access import grants_required
+
+    if not grants_required(gov):
+        return []
+    return [
+        d.column for d in scan_frame(frame) if d.category == IDENTIFIER and "content" in d.source
+    ]
