@@ -6,6 +6,7 @@ found, so a user never has to read a pandas traceback.
 
 from __future__ import annotations
 
+import csv
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -47,9 +48,21 @@ def read_table(path: str | Path) -> pd.DataFrame:
         raise ValidationError(f"{path} could not be read as {fmt.upper()}: {exc}") from exc
 
     check_columns(frame, str(path))
+    if fmt == "csv":
+        check_header(path)
     if frame.empty:
         raise ValidationError(f"{path} has a header but no data rows")
     return frame
+
+
+def check_header(path: Path) -> None:
+    """Refuse a CSV whose header repeats a name; pandas would silently rename it ``x.1``."""
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        header = next(csv.reader(handle), [])
+    names = [name.strip() for name in header]
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ValidationError(f"{path}: duplicate column name(s): {', '.join(duplicated)}")
 
 
 def check_columns(frame: pd.DataFrame, source: str) -> None:
@@ -143,6 +156,7 @@ def iter_chunks(path: str | Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
             yield batch.to_pandas()
         return
 
+    check_header(path)
     try:
         reader = pd.read_csv(path, chunksize=chunk_rows)
         for chunk in reader:

@@ -300,9 +300,7 @@ def test_impossible_date_names_the_line() -> None:
     data = yaml.safe_dump(example("data_access_grant", TODAY), sort_keys=False)
     text = data.replace(f"expires: {TODAY + timedelta(days=180)}", "expires: 2026-02-30")
 
-    with pytest.raises(
-        ValidationError, match=r"x\.yaml line 8: not valid YAML: '2026-02-30' is not a valid date"
-    ):
+    with pytest.raises(ValidationError, match=r"x\.yaml line 8: '2026-02-30' is not a valid date"):
         parse_document_text(text, "x.yaml")
 
 
@@ -422,3 +420,15 @@ def test_parse_document_binary_file_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(ValidationError, match=r"scan\.yaml is not UTF-8 text"):
         parse_document(path)
+
+
+def test_impossible_date_is_named_as_a_date_not_as_bad_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "alloc.yaml"
+    path.write_text(
+        "kind: compute_allocation\nresource: gpu\nplatform: cluster\nowner: a\n"
+        "allocated_on: 2026-13-01\nreclaim_date: 2027-01-01\n"
+    )
+    with pytest.raises(ValidationError, match="line 5: '2026-13-01' is not a valid date") as info:
+        parse_document(path)
+    assert "not valid YAML" not in str(info.value)
+    assert "YYYY-MM-DD" in (info.value.hint or "")

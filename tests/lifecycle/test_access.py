@@ -172,3 +172,26 @@ def test_contract_marked_and_detected_identifiers_need_a_grant(tmp_path: Path) -
         register_dataset(_gov(root, "alice"), root / "plain.csv", "train")
     frame.drop(columns=["email"]).to_csv(root / "clean.csv", index=False)
     assert register_dataset(_gov(root, "alice"), root / "clean.csv", "train").n_rows == 400
+
+
+def test_leakage_waits_for_the_holdout_and_goes_stale_with_it(medium: Path) -> None:
+    from mlgate.lifecycle.evidence import run_check
+
+    submit_document(_gov(medium, "rita"), _grant(medium, "alice"))
+    alice = _gov(medium, "alice")
+    register_dataset(alice, medium / "train.csv", "train")
+    _, stages = alice.status()
+    state = next(r for s in stages for r in s.requirements if r.id == "leakage")
+    assert state.state == "missing"
+    assert "hold-out set, which is not registered" in state.detail
+
+    synthetic_frame(100, seed=9).to_csv(medium / "holdout.csv", index=False)
+    register_dataset(alice, medium / "holdout.csv", "holdout")
+    evidence, result = run_check(alice, "leakage")
+    assert result.metrics["shared_rows"] == 0  # computed against the hold-out set, not n/a
+    synthetic_frame(100, seed=10).to_csv(medium / "holdout2.csv", index=False)
+    register_dataset(alice, medium / "holdout2.csv", "holdout")
+    _, stages = alice.status()
+    state = next(r for s in stages for r in s.requirements if r.id == "leakage")
+    assert (state.state, state.evidence_id) == ("missing", evidence.id)
+    assert "older version of the hold-out set" in state.detail

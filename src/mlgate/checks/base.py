@@ -128,7 +128,8 @@ class CheckSpec:
     """A check as the registry knows it: its function, what it needs and its default limits.
 
     ``threshold_prefixes`` names families of threshold keys beyond ``defaults`` that the check
-    reads, such as ``share.`` for reference shares given per group.
+    reads, such as ``share.`` for reference shares given per group. ``needs_holdout`` marks a
+    check that compares the data with the hold-out set (``CheckInput.holdout``).
     """
 
     name: str
@@ -139,6 +140,7 @@ class CheckSpec:
     defaults: Mapping[str, float]
     description: str
     threshold_prefixes: tuple[str, ...] = ()
+    needs_holdout: bool = False
 
 
 def worst(statuses: Sequence[str]) -> Status:

@@ -202,7 +202,7 @@ def check_data_quality(inp: CheckInput, thresholds: Mapping[str, float]) -> Chec
     return CheckResult(
         check="data_quality",
         status=status,
-        summary=_summary(profiles, duplicates, n_rows, limits),
+        summary=_summary(profiles, duplicates, n_rows, limits, findings),
         metrics={**_metrics(profiles, duplicates, n_rows), **multivariate},
         findings=findings,
         figures=_figures(profiles, limits),
@@ -649,17 +649,25 @@ def _summary(
     duplicates: Mapping[str, Any],
     n_rows: int,
     limits: Mapping[str, float],
+    findings: list[Finding],
 ) -> str:
+    """Return the counts, followed by the first failure (or warning) so the cause is in view."""
     over = sum(
         p["missing_share_of_rows"] is not None
         and p["missing_share_of_rows"] > limits["max_missing_share"]
         for p in profiles
     )
     dup = duplicates["duplicate_rows"]
-    return (
+    counts = (
         f"{len(profiles)} columns, {n_rows} rows: {over} column(s) over the missing limit, "
         f"{'unknown' if dup is None else dup} duplicate row(s)"
     )
+    for severity in ("fail", "warn"):
+        notable = [f for f in findings if f.severity == severity]
+        if notable:
+            more = f" (and {len(notable) - 1} more)" if len(notable) > 1 else ""
+            return f"{counts}; {severity}: {notable[0].message}{more}"
+    return counts
 
 
 def _figures(profiles: list[dict[str, Any]], limits: Mapping[str, float]) -> list[Figure]:

@@ -537,4 +537,5 @@ SPEC = CheckSpec(
         "max_shared_row_share; and identifiers used as features (by name, or near-unique "
         "text or dense integers)."
     ),
+    needs_holdout=True,
 )

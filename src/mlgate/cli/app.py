@@ -115,7 +115,6 @@ def init(
     owner: Annotated[str | None, typer.Option(help="Owner (default: MLGATE_USER).")] = None,
 ) -> None:
     """Create a workspace and its project; the owner becomes admin and data scientist."""
-    from mlgate.lifecycle.data import register_dataset
     from mlgate.lifecycle.project import init_project
 
     if tier not in ("low", "medium", "high"):
@@ -133,12 +132,13 @@ def init(
         ),
         training=TrainingConfig(estimator=estimator),
     )
-    path.mkdir(parents=True, exist_ok=True)
-    gov = init_project(path, config, policy)
+    gov = init_project(path, config, policy, data)
     console.print(f"Created project [bold]{name}[/bold] ({tier} risk) in {gov.workspace.root}")
     if data is not None:
-        dataset = register_dataset(gov, data, "train")
-        console.print(f"Registered {data} as dataset 'train' ({dataset.n_rows} rows)")
+        console.print(f"Registered {data} as dataset 'train'")
+    docs = sorted(p.name for p in (gov.workspace.root / "docs").glob("*.yaml"))
+    if docs:
+        console.print(f"Templates to fill in docs/: {', '.join(docs)}")
     console.print("Next: `mlgate status` shows what the first stage needs.")
 
 
@@ -155,12 +155,16 @@ def status(
     show_all: Annotated[bool, typer.Option("--all", help="Show every stage.")] = False,
 ) -> None:
     """Show the current stage and, per requirement, what satisfied it or what is missing."""
-    from mlgate.lifecycle.notices import notices
+    from mlgate.lifecycle.notices import configuration_notices, notices
 
     gov = _gov()
     project, stages = gov.status()
     print_status(project, stages, show_all)
-    print_notices(notices(gov.snapshot_now()))
+    snapshot = gov.snapshot_now()
+    print_notices(
+        configuration_notices(snapshot, gov.config.tier, dict(gov.config.thresholds))
+        + notices(snapshot)
+    )
 
 
 @app.command()
@@ -172,9 +176,16 @@ def advance(
     from mlgate.lifecycle.evidence import ensure_checks
 
     gov = _gov()
-    if to is not None and to not in gov.policy.stage_ids:
+    stage_ids = gov.policy.stage_ids
+    if to is not None and to not in stage_ids:
         raise ValidationError(
-            f"--to must be a stage of the policy ({', '.join(gov.policy.stage_ids)}); got '{to}'"
+            f"--to must be a stage of the policy ({', '.join(stage_ids)}); got '{to}'"
+        )
+    current = gov.status()[0].stage
+    if to is not None and stage_ids.index(to) <= stage_ids.index(current):
+        later = ", ".join(stage_ids[stage_ids.index(current) + 1 :]) or "none"
+        raise ValidationError(
+            f"--to {to} is not after the current stage '{current}'; stages after it: {later}"
         )
     while True:
         project, _ = gov.status()
@@ -386,10 +397,27 @@ def check(
     console.print(check_table(result))
     print_findings(result)
     bound = evidence.requirement_id
-    what = f"for requirement {bound}" if bound else "as voluntary evidence (no requirement)"
-    console.print(f"Stored as evidence {evidence.id} {what}.")
+    if bound:
+        console.print(f"Stored as evidence {evidence.id} for requirement {bound}.")
+    else:
+        console.print(f"Stored as voluntary evidence {evidence.id} (no requirement asks for it).")
     if result.status == "fail":
         raise typer.Exit(1)
+
+
+@app.command()
+def recheck() -> None:
+    """Re-run every check, up to the current stage, whose evidence is missing or stale."""
+    from mlgate.lifecycle.evidence import recheck as run_stale
+
+    gov = _gov()
+    with _progress() as bar:
+        ran = run_stale(gov, _reporter(bar, "checks"))
+    for evidence in ran:
+        console.print(f"{evidence.requirement_id}: {evidence.status} - {evidence.summary}")
+    console.print(
+        f"Re-ran {len(ran)} check(s); `mlgate status --all` shows where each stage stands."
+    )
 
 
 @app.command()
@@ -510,6 +538,11 @@ def report(
 
     gov = _gov()
     output = output or gov.workspace.root / "report.html"
+    if output.suffix.lower() not in (".html", ".htm"):
+        raise ValidationError(
+            f"--output must be an .html file; got '{output.name}'",
+            hint="open the HTML report in a browser and print it to PDF if you need one",
+        )
     with console.status("writing report"):
         path = write_report(collect(gov), output)
     console.print(f"Report written to {path}")
@@ -538,7 +571,12 @@ def audit_log(limit: Annotated[int, typer.Option(help="How many recent events.")
 
     gov = _gov()
     with gov.transaction() as session:
-        stmt = select(AuditEvent).order_by(AuditEvent.seq.desc()).limit(limit)
+        stmt = (
+            select(AuditEvent)
+            .where(AuditEvent.project == gov.config.project)
+            .order_by(AuditEvent.seq.desc())
+            .limit(limit)
+        )
         events = list(session.execute(stmt).scalars())
     for e in reversed(events):
         console.print(f"{e.seq:>5} {e.created_at[:19]} {e.actor:<10} {e.action:<24} {e.subject}")
@@ -556,7 +594,7 @@ def policy_validate(file: Annotated[Path, typer.Argument(help="A policy YAML fil
     }
     console.print(
         f"[green]valid[/green]: {policy.name} {policy.version}, "
-        f"{len(policy.stages)} stages, requirements per tier {counts}"
+        f"{len(policy.stages)} stage(s), requirements per tier {counts}"
     )
 
 

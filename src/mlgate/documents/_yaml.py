@@ -90,6 +90,13 @@ class YamlSource:
     problems: list[Problem]
 
 
+DATE_HINT = "write dates as YYYY-MM-DD with a month from 01 to 12 and a day that exists"
+
+
+class _DateError(ConstructorError):
+    """A value YAML reads as a date but that names no real day, such as 2026-13-01."""
+
+
 class _Loader(yaml.SafeLoader):
     """The safe loader, except that an impossible date is a marked error, not a bare crash."""
 
@@ -97,7 +104,7 @@ class _Loader(yaml.SafeLoader):
         try:
             return super().construct_yaml_timestamp(node)  # type: ignore[arg-type]
         except ValueError as exc:
-            raise ConstructorError(
+            raise _DateError(
                 None, None, f"'{node.value}' is not a valid date ({exc})", node.start_mark
             ) from exc
 
@@ -147,6 +154,10 @@ def parse_yaml(text: str, source: str, what: str, hint: str) -> YamlSource:
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
+    except _DateError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        problem = Problem(line, "", f"{exc.problem}; expected a real date YYYY-MM-DD")
+        raise_problems(source, what, [problem], hint=DATE_HINT)
     except yaml.MarkedYAMLError as exc:
         raise_problems(source, what, [_syntax_problem(exc)], hint=YAML_HINT)
     except yaml.YAMLError as exc:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 
 from mlgate.lifecycle.gates import Snapshot, aware
 from mlgate.lifecycle.service import Governance
+from mlgate.policy import Policy, Tier
 from mlgate.registry.models import Evidence
 
 logger = logging.getLogger(__name__)
@@ -26,11 +27,16 @@ GRANTING_ROLES = frozenset({"admin", "risk_officer"})
 
 def grants_required(gov: Governance) -> bool:
     """Return whether the policy asks this project's tier for data access grants."""
+    return policy_requires_grants(gov.policy, gov.tier)
+
+
+def policy_requires_grants(policy: Policy, tier: Tier) -> bool:
+    """Return whether ``policy`` asks projects of ``tier`` for data access grants."""
     return any(
         req.record == GRANT or req.document == GRANT
-        for stage in gov.policy.stages
+        for stage in policy.stages
         for req in stage.requirements
-        if req.applies_to(gov.config.tier)
+        if req.applies_to(tier)
     )
 
 

@@ -41,6 +41,13 @@ def register_dataset(
     content = path.read_bytes()
 
     digest = sha256_bytes(content)
+    stored_contract = contract.model_dump(mode="json") if contract else None
+    unchanged = _unchanged_version(gov, name, digest, stored_contract)
+    if unchanged is not None:
+        logger.info(
+            "dataset %s is unchanged (sha256 %s); kept version %d", name, digest[:12], unchanged.id
+        )
+        return unchanged
     artifact = gov.artifacts.put_bytes(content)
     with gov.transaction() as session:
         project = gov.project(session)
@@ -53,7 +60,7 @@ def register_dataset(
             n_rows=len(frame),
             n_cols=frame.shape[1],
             schema=schema_of(frame),
-            contract=contract.model_dump(mode="json") if contract else None,
+            contract=stored_contract,
             created_by=gov.actor,
             created_at=datetime.now(UTC),
         )
@@ -67,6 +74,26 @@ def register_dataset(
         )
     logger.info("registered dataset %s (%d rows, sha256 %s)", name, len(frame), digest[:12])
     return dataset
+
+
+def _unchanged_version(
+    gov: Governance, name: str, digest: str, contract: dict | None
+) -> DatasetVersion | None:
+    """Return the latest version of ``name`` when it has the same content and contract.
+
+    Registering the same file again must not make existing evidence stale.
+    """
+    with gov.transaction() as session:
+        project = gov.project(session)
+        stmt = (
+            select(DatasetVersion)
+            .where(DatasetVersion.project_id == project.id, DatasetVersion.name == name)
+            .order_by(DatasetVersion.id.desc())
+        )
+        latest = session.execute(stmt).scalars().first()
+    if latest is not None and latest.sha256 == digest and latest.contract == contract:
+        return latest
+    return None
 
 
 def _check_expected_columns(gov: Governance, frame: pd.DataFrame, path: Path, name: str) -> None:

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MODES = ("batch", "rest", "stream")
 DEPLOY_STAGE = "deployment"
+DEPLOY_ROLES = ("ml_engineer", "admin")
 
 
 def deploy(gov: Governance, mode: str = "batch", endpoint: str | None = None) -> Deployment:
@@ -41,6 +42,9 @@ def deploy(gov: Governance, mode: str = "batch", endpoint: str | None = None) ->
         raise ValidationError(f"deployment mode must be one of {', '.join(MODES)}; got '{mode}'")
 
     with gov.transaction() as session:
+        gov.require_role(
+            session, set(DEPLOY_ROLES), "model.deploy", f"mode:{mode}", "deploy models"
+        )
         snap = gov.snapshot(session)
         stage_ids = gov.policy.stage_ids
         position = stage_ids.index(snap.project.stage)
@@ -144,9 +148,10 @@ def predict_file(
     Without ``version`` the version deployed for batch use is taken. Each chunk is checked
     against the signature before it is scored; on any error the partial output is removed.
     """
+    table_format(source)
+    out_format = table_format(output)
     model_version = _scoring_version(gov, version)
     model = load_model_version(gov, model_version)
-    out_format = table_format(output)
     input_sha = sha256_file(source)
     total = count_rows(source)
 

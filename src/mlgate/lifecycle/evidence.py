@@ -27,6 +27,7 @@ from mlgate.lifecycle.models import (
     load_model_version,
 )
 from mlgate.lifecycle.service import Governance
+from mlgate.lifecycle.thresholds import effective_thresholds
 from mlgate.policy.model import Requirement
 from mlgate.registry.models import Evidence
 
@@ -61,7 +62,7 @@ def submit_document(gov: Governance, path: Path) -> Evidence:
             payload={"document": content, "file": path.name},
             artifacts=[artifact],
             model_version_id=model_version_id,
-            valid_until=datetime.combine(until, clock.min, tzinfo=UTC) if until else None,
+            valid_until=_end_of_validity(kind, until),
             actor=gov.actor,
             created_at=datetime.now(UTC),
         )
@@ -77,8 +78,20 @@ def submit_document(gov: Governance, path: Path) -> Evidence:
     return evidence
 
 
+def _end_of_validity(kind: str, until: Any) -> datetime | None:
+    """Return when a record stops counting: a reclaim date's start, or an expiry day's end.
+
+    A compute allocation is reclaimed on its reclaim date; a grant's ``expires`` is the last
+    day the access is valid.
+    """
+    if until is None:
+        return None
+    moment = clock.min if kind == "compute_allocation" else clock.max
+    return datetime.combine(until, moment, tzinfo=UTC)
+
+
 def _requirement_for_document(gov: Governance, kind: str) -> tuple[str, Requirement]:
-    tier = gov.config.tier
+    tier = gov.tier
     matches = [
         (stage.id, req)
         for stage in gov.policy.stages
@@ -135,7 +148,7 @@ def resolve_check(
     tier's policy does not ask for still runs, as voluntary evidence in the current stage on
     ``dataset`` (default ``train``): teams often want a contract or leakage check early.
     """
-    tier = gov.config.tier
+    tier = gov.tier
     checks = [
         (stage.id, req)
         for stage in gov.policy.stages
@@ -169,7 +182,7 @@ def resolve_check(
 
 def check_requirements(gov: Governance, stage_id: str) -> list[Requirement]:
     """Return the check requirements of ``stage_id`` for the project's tier."""
-    return [r for r in gov.policy.requirements_for(stage_id, gov.config.tier) if r.kind == "check"]
+    return [r for r in gov.policy.requirements_for(stage_id, gov.tier) if r.kind == "check"]
 
 
 def run_check(
@@ -183,12 +196,10 @@ def run_check(
     stage_id, req, required = resolve_check(gov, name, dataset)
     assert req.check is not None
     spec = get_check(req.check)
-    inputs, dataset, model_version = _inputs(gov, req, spec.needs_model, spec.needs_reference)
-    thresholds = {
-        **spec.defaults,
-        **req.thresholds_for(gov.config.tier),
-        **gov.config.thresholds.get(req.id, {}),
-    }
+    inputs, dataset, model_version, holdout = _inputs(
+        gov, req, spec.needs_model, spec.needs_reference
+    )
+    thresholds = effective_thresholds(spec, req, gov.tier, gov.config.thresholds.get(req.id, {}))
 
     function = spec.function
     if spec.name == "contract":
@@ -218,6 +229,7 @@ def run_check(
                 "result": result.to_dict(),
                 "thresholds": thresholds,
                 "seconds": round(seconds, 3),
+                "holdout_version_id": holdout.id if holdout is not None else None,
             },
             artifacts=[],
             dataset_version_id=dataset.id,
@@ -244,18 +256,17 @@ def run_check(
     return evidence, result
 
 
-def _holdout_for(gov: Governance, check: str | None, dataset: str) -> Any:
-    """Return the hold-out frame for the leakage check, which compares it with training data."""
-    if check != "leakage" or dataset == "holdout":
-        return None
-    with gov.transaction() as session:
-        registered = "holdout" in gov.snapshot(session).datasets
-    return load_dataset(gov, latest_dataset(gov, "holdout")) if registered else None
+def _holdout_for(gov: Governance, needs_holdout: bool, dataset: str) -> Any:
+    """Return the latest hold-out version and frame for a check that compares with it."""
+    if not needs_holdout or dataset == "holdout":
+        return None, None
+    version = latest_dataset(gov, "holdout")
+    return version, load_dataset(gov, version)
 
 
 def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_reference: bool) -> tuple:
     data_cfg = gov.config.data
-    spec_name = req.check
+    needs_holdout = get_check(req.check or "").needs_holdout
     dataset = latest_dataset(gov, req.dataset)
     columns = [c["name"] for c in dataset.schema]
     marked = contract_sensitive(dataset.contract)
@@ -281,6 +292,7 @@ def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_referenc
         reference = load_dataset(gov, latest_dataset(gov, "train"))
     training = frame if req.dataset == "train" else load_dataset(gov, latest_dataset(gov, "train"))
 
+    holdout_version, holdout = _holdout_for(gov, needs_holdout, req.dataset)
     inputs = CheckInput(
         data=frame,
         target=data_cfg.target if data_cfg.target in frame.columns else None,
@@ -290,10 +302,10 @@ def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_referenc
         model=model,
         estimator_factory=estimator_factory(gov, training, features) if needs_model else None,
         reference=reference,
-        holdout=_holdout_for(gov, spec_name, req.dataset),
+        holdout=holdout,
         seed=gov.config.training.seed,
     )
-    return inputs, dataset, model_version
+    return inputs, dataset, model_version, holdout_version
 
 
 def ensure_checks(gov: Governance, stage_id: str, progress: Any = None) -> list[Evidence]:
@@ -316,4 +328,19 @@ def ensure_checks(gov: Governance, stage_id: str, progress: Any = None) -> list[
         ran.append(evidence)
     if progress is not None and todo:
         progress("checks done", len(todo), len(todo))
+    return ran
+
+
+def recheck(gov: Governance, progress: Any = None) -> list[Evidence]:
+    """Re-run every check, up to the current stage, whose evidence is missing or stale.
+
+    After retraining, the evidence of earlier stages that depends on the model no longer counts;
+    this brings all of it up to date in one go.
+    """
+    with gov.transaction() as session:
+        current = gov.project(session).stage
+    stages = gov.policy.stage_ids
+    ran = []
+    for stage_id in stages[: stages.index(current) + 1]:
+        ran += ensure_checks(gov, stage_id, progress)
     return ran

@@ -264,6 +264,10 @@ def _check(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementSt
             f"mlgate data add FILE --name {req.dataset} --contract contract.yaml"
         )
         return _state(req, stage_id, "missing", detail, hint)
+    holdout = snapshot.datasets.get("holdout")
+    if spec.needs_holdout and holdout is None:
+        detail = "the check compares with the hold-out set, which is not registered yet"
+        return _state(req, stage_id, "missing", detail, "mlgate data add FILE --name holdout")
     if spec.needs_reference and "train" not in snapshot.datasets:
         detail = "the check compares with the training dataset, which is not registered"
         return _state(req, stage_id, "missing", detail, "mlgate data add FILE --name train")
@@ -279,6 +283,9 @@ def _check(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementSt
             f"the last run used an older version of dataset '{req.dataset}'; "
             "run it again on the current one"
         )
+        return _state(req, stage_id, "missing", detail, hint, evidence.id)
+    if spec.needs_holdout and holdout and evidence.payload.get("holdout_version_id") != holdout.id:
+        detail = "the last run used an older version of the hold-out set; run it again"
         return _state(req, stage_id, "missing", detail, hint, evidence.id)
     if evidence.status == "fail":
         hint = (

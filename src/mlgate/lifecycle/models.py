@@ -257,7 +257,7 @@ def get_model_version(gov: Governance, version: int | None = None) -> ModelVersi
             stmt = stmt.where(ModelVersion.version == version)
         found = session.execute(stmt.order_by(ModelVersion.version.desc())).scalars().first()
     if found is None:
-        what = f"model version {version}" if version is not None else "any model version"
+        what = f"model version {version}" if version is not None else "model version yet"
         raise NotFoundError(
             f"project {gov.config.project} has no {what}",
             hint="run `mlgate model list`, or register one with mlgate train / mlgate model add",

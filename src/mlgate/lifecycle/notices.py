@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from mlgate.lifecycle.gates import Snapshot, aware
+from mlgate.lifecycle.thresholds import unknown_overrides
 
 HORIZON_DAYS = 14
 
@@ -21,6 +22,32 @@ class Notice:
     severity: str
     message: str
     hint: str
+
+
+def configuration_notices(
+    snapshot: Snapshot, config_tier: str, overrides: dict[str, object]
+) -> list[Notice]:
+    """Return mismatches between mlgate.yaml and what the store governs the project by."""
+    found = []
+    if config_tier != snapshot.tier:
+        found.append(
+            Notice(
+                "warn",
+                f"mlgate.yaml says tier {config_tier}, but the project is governed as "
+                f"{snapshot.tier}; the stored tier applies",
+                "changing a tier is a governance decision; start a new project at the new tier",
+            )
+        )
+    for requirement_id in unknown_overrides(snapshot.policy, snapshot.tier, overrides):
+        found.append(
+            Notice(
+                "warn",
+                f"mlgate.yaml sets thresholds for '{requirement_id}', which is no check of this "
+                f"{snapshot.tier}-risk project; they are ignored",
+                "fix the requirement id, or remove the entry",
+            )
+        )
+    return found
 
 
 def notices(snapshot: Snapshot, horizon_days: int = HORIZON_DAYS) -> list[Notice]:

@@ -27,7 +27,7 @@ from mlgate.artifacts import ArtifactStore
 from mlgate.config import Workspace, WorkspaceConfig, current_user
 from mlgate.errors import ConflictError, NotFoundError, PolicyViolation, ValidationError
 from mlgate.lifecycle.gates import RequirementState, Snapshot, approval_subject, evaluate_stage
-from mlgate.policy import Policy, load_policy
+from mlgate.policy import Policy, Tier, load_policy
 from mlgate.registry.audit import ChainReport, append_event, verify_chain
 from mlgate.registry.db import Store
 from mlgate.registry.models import (
@@ -90,6 +90,7 @@ class Governance:
         self.artifacts = ArtifactStore(workspace.artifact_url)
         self._policy: Policy | None = None
         self._policy_sha: str | None = None
+        self._tier: Tier | None = None
 
     @classmethod
     def open(cls, path: Path | None = None, actor: str | None = None) -> Governance:
@@ -126,7 +127,20 @@ class Governance:
                 hint="run `mlgate init` in this folder, or point MLGATE_DATABASE_URL at its store",
             )
         self._policy_sha = project.policy_sha256
+        self._tier = project.tier  # type: ignore[assignment]
         return project
+
+    @property
+    def tier(self) -> Tier:
+        """Return the risk tier the project is governed at, as recorded in the store.
+
+        Editing ``tier`` in mlgate.yaml does not change it: a tier is a governance decision.
+        """
+        if self._tier is None:
+            with self.transaction() as session:
+                self.project(session)
+        assert self._tier is not None
+        return self._tier
 
     @property
     def policy(self) -> Policy:
@@ -180,8 +194,10 @@ class Governance:
         )
         return set(rows.scalars())
 
-    def require_role(self, session: Session, roles: set[str], action: str, subject: str) -> str:
-        """Return the first of ``roles`` the actor holds, or refuse the action."""
+    def require_role(
+        self, session: Session, roles: set[str], action: str, subject: str, doing: str
+    ) -> str:
+        """Return the first of ``roles`` the actor holds, or refuse ``doing`` (plain words)."""
         held = self.roles_of(session, self.actor)
         for role in sorted(roles):
             if role in held:
@@ -189,9 +205,9 @@ class Governance:
         self.refuse(
             action,
             subject,
-            f"{self.actor} may not {action.replace('.', ' ')}: it needs the role "
-            f"{' or '.join(sorted(roles))}, and {self.actor} holds "
-            f"{', '.join(sorted(held)) or 'no role'} in project {self.config.project}",
+            f"{self.actor} may not {doing}: it needs the role {' or '.join(sorted(roles))}, and "
+            f"{self.actor} holds {', '.join(sorted(held)) or 'no role'} in project "
+            f"{self.config.project}",
             hint=f"an admin runs: mlgate member add {self.actor} --role {sorted(roles)[0]}",
         )
 
@@ -234,7 +250,9 @@ class Governance:
                 f"unknown role '{role}'; the policy knows {', '.join(self.policy.roles)}"
             )
         with self.transaction() as session:
-            self.require_role(session, {"admin"}, "member.add", f"member:{user}")
+            self.require_role(
+                session, {"admin"}, "member.add", f"member:{user}", "give people roles"
+            )
             project = self.project(session)
             if role in self.roles_of(session, user):
                 raise ConflictError(f"{user} already holds the role {role}")
@@ -316,12 +334,20 @@ class Governance:
         if decision not in ("approve", "reject"):
             raise ValidationError(f"decision must be 'approve' or 'reject'; got '{decision}'")
         if not comment.strip():
-            raise ValidationError(f"a {decision} needs a comment saying why (--comment)")
+            noun = "an approval" if decision == "approve" else "a rejection"
+            raise ValidationError(f"{noun} needs a comment saying why (--comment)")
 
         with self.transaction() as session:
             assert req.role is not None
-            role = self.require_role(session, {req.role}, f"approval.{decision}", requirement_id)
+            role = self.require_role(
+                session,
+                {req.role},
+                f"approval.{decision}",
+                requirement_id,
+                f"{decision} {requirement_id}",
+            )
             snap = self.snapshot(session)
+            self._check_reached(snap.project.stage, stage, requirement_id)
             subject = approval_subject(snap, stage, req)
             if subject is None:
                 raise ConflictError(
@@ -361,9 +387,11 @@ class Governance:
         """Set a requirement aside until ``expires``; only the policy's waiver roles may."""
         stage, req = self._requirement(requirement_id)
         if req.kind == "approval":
-            raise PolicyViolation(
+            self.refuse(
+                "waiver.grant",
+                requirement_id,
                 f"'{requirement_id}' is an approval; approvals cannot be waived, because a "
-                "waiver would bypass separation of duties"
+                "waiver would bypass separation of duties",
             )
         if len(justification.strip()) < MIN_JUSTIFICATION:
             raise ValidationError(
@@ -379,7 +407,9 @@ class Governance:
 
         with self.transaction() as session:
             roles = set(self.policy.waiver_roles)
-            role = self.require_role(session, roles, "waiver.grant", requirement_id)
+            role = self.require_role(
+                session, roles, "waiver.grant", requirement_id, "grant waivers"
+            )
             project = self.project(session)
             waiver = Waiver(
                 project_id=project.id,
@@ -388,7 +418,7 @@ class Governance:
                 justification=justification.strip(),
                 role=role,
                 actor=self.actor,
-                expires_at=datetime.combine(expires, time.min, tzinfo=UTC),
+                expires_at=datetime.combine(expires, time.max, tzinfo=UTC),
                 created_at=datetime.now(UTC),
             )
             session.add(waiver)
@@ -400,6 +430,14 @@ class Governance:
             )
         logger.info("%s waived %s until %s", self.actor, requirement_id, expires)
         return waiver
+
+    def _check_reached(self, current: str, stage: str, requirement_id: str) -> None:
+        ids = self.policy.stage_ids
+        if ids.index(stage) > ids.index(current):
+            raise ConflictError(
+                f"'{requirement_id}' belongs to stage '{stage}', after the current stage "
+                f"'{current}'; it can be decided once the project reaches '{stage}'"
+            )
 
     def _requirement(self, requirement_id: str, kind: str | None = None) -> tuple[str, Any]:
         try:
@@ -414,6 +452,11 @@ class Governance:
             raise NotFoundError(
                 f"unknown requirement '{requirement_id}'; expected one of {', '.join(known)}"
             ) from None
+        if not req.applies_to(self.tier):
+            raise ValidationError(
+                f"requirement '{requirement_id}' does not apply to a {self.tier}-risk project "
+                f"(it applies to {', '.join(req.tiers)})"
+            )
         if kind is not None and req.kind != kind:
             raise ValidationError(f"requirement '{requirement_id}' is a {req.kind}, not an {kind}")
         return stage.id, req

@@ -35,7 +35,8 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
 
     with gov.transaction() as session:
         snap = gov.snapshot(session, now)
-        events = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
+        stmt = select(AuditEvent).where(AuditEvent.project == project.name)
+        events = session.execute(stmt.order_by(AuditEvent.seq)).scalars().all()
         datasets = {d.id: d for d in snap.datasets.values()}
         models = {m.id: m for m in _all_models(session, snap.project.id)}
         all_datasets = {d.id: d for d in _all_datasets(session, snap.project.id)}

@@ -1,0 +1,146 @@
+"""Edges a first user hits: each gives a clear answer and leaves nothing half-made."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mlgate.errors import PolicyViolation
+from mlgate.lifecycle.service import Governance
+from tests.fixtures import Cli, fill, synthetic_frame
+
+
+def test_advance_to_an_earlier_stage_is_refused(workspace: Path, cli: Cli) -> None:
+    assert cli("doc", "submit", str(fill("business_case", workspace)), cwd=workspace).code == 0
+    assert cli("advance", "--no-run-checks", cwd=workspace).code == 0
+
+    result = cli("advance", "--to", "initiation", cwd=workspace)
+
+    assert result.code == 2
+    assert "--to initiation is not after the current stage 'kickoff'" in result.err
+    assert Governance.open(workspace).status()[0].stage == "kickoff"
+
+
+def test_init_with_missing_policy_creates_nothing(tmp_path: Path, cli: Cli) -> None:
+    result = cli(
+        "init", "p", "--target", "y", "--policy", "nothere.yaml", "--path", "new", cwd=tmp_path
+    )
+    assert result.code == 3
+    assert "policy file nothere.yaml does not exist" in result.err
+    assert not (tmp_path / "new").exists()
+
+
+def test_init_with_data_needing_a_grant_creates_nothing(tmp_path: Path, cli: Cli) -> None:
+    synthetic_frame().to_csv(tmp_path / "train.csv", index=False)
+    result = cli(
+        "init",
+        "p",
+        "--tier",
+        "medium",
+        "--target",
+        "y",
+        "--sensitive",
+        "group",
+        "--data",
+        "train.csv",
+        "--path",
+        "ws",
+        cwd=tmp_path,
+    )
+    assert result.code == 5
+    assert "needs a data access grant before data with sensitive columns (group)" in result.err
+    assert not (tmp_path / "ws").exists()
+
+
+def test_init_writes_templates_for_the_tier(tmp_path: Path, cli: Cli) -> None:
+    assert (
+        cli("init", "p", "--tier", "low", "--target", "y", "--path", "ws", cwd=tmp_path).code == 0
+    )
+    docs = sorted(p.name for p in (tmp_path / "ws" / "docs").glob("*.yaml"))
+    assert docs == ["business_case.yaml", "emergency_contacts.yaml"]
+
+
+def test_thresholds_may_only_tighten_the_policy(workspace: Path, cli: Cli) -> None:
+    config = workspace / "mlgate.yaml"
+    original = config.read_text()
+    config.write_text(original + "thresholds:\n  data_quality:\n    max_missing_share: 0.9\n")
+
+    result = cli("check", "data_quality", cwd=workspace)
+    assert result.code == 5
+    assert "max_missing_share = 0.9 would loosen the policy's" in result.err
+
+    config.write_text(original + "thresholds:\n  data_quality:\n    max_missing_share: 0.001\n")
+    assert cli("check", "data_quality", cwd=workspace).code == 0
+    evidence = Governance.open(workspace).snapshot_now().latest_evidence("data_quality")
+    assert evidence.payload["thresholds"]["max_missing_share"] == 0.001
+
+    config.write_text(original + "thresholds:\n  data_quality:\n    max_missing: 0.1\n")
+    result = cli("check", "data_quality", cwd=workspace)
+    assert result.code == 2
+    assert "unknown threshold for check 'data_quality'" in result.err
+
+
+def test_status_flags_edited_tier_and_unknown_threshold_ids(workspace: Path, cli: Cli) -> None:
+    config = workspace / "mlgate.yaml"
+    config.write_text(
+        config.read_text().replace("tier: low", "tier: high") + "thresholds:\n  nope: {}\n"
+    )
+    result = cli("status", cwd=workspace)
+    assert result.code == 0
+    assert "mlgate.yaml says tier high, but the project is governed as low" in result.out
+    assert "sets thresholds for 'nope'" in result.out
+
+
+def test_deploy_needs_an_engineering_role(workspace: Path, cli: Cli) -> None:
+    gov = Governance.open(workspace, actor="alice")
+    gov.add_member("dave", "data_scientist")
+    from mlgate.lifecycle.deploy import deploy
+
+    with pytest.raises(PolicyViolation, match="dave may not deploy models: it needs the role"):
+        deploy(Governance.open(workspace, actor="dave"))
+
+
+def test_adding_the_same_file_again_keeps_the_version(workspace: Path, cli: Cli) -> None:
+    before = Governance.open(workspace).snapshot_now().datasets["train"].id
+    assert cli("data", "add", "train.csv", cwd=workspace).code == 0
+    assert Governance.open(workspace).snapshot_now().datasets["train"].id == before
+
+
+def test_duplicate_csv_header_is_named(workspace: Path, cli: Cli) -> None:
+    (workspace / "dup.csv").write_text("a,a,y\n1,2,0\n3,4,1\n")
+    result = cli("data", "add", "dup.csv", "--name", "other", cwd=workspace)
+    assert result.code == 2
+    assert "duplicate column name(s): a" in result.err
+
+
+def test_predict_names_the_unsupported_input_not_the_output(workspace: Path, cli: Cli) -> None:
+    (workspace / "new.json").write_text("{}")
+    result = cli("predict", "new.json", cwd=workspace)
+    assert result.code == 2
+    assert "new.json: unsupported file type '.json'" in result.err
+
+
+def test_report_refuses_a_non_html_output(workspace: Path, cli: Cli) -> None:
+    result = cli("report", "--output", "x.pdf", cwd=workspace)
+    assert result.code == 2
+    assert "--output must be an .html file; got 'x.pdf'" in result.err
+    assert not (workspace / "x.pdf").exists()
+
+
+def test_recheck_reruns_stale_model_evidence(workspace: Path, cli: Cli) -> None:
+    assert cli("doc", "submit", str(fill("business_case", workspace)), cwd=workspace).code == 0
+    assert cli("train", cwd=workspace).code == 0
+    assert cli("advance", "--to", "testing", cwd=workspace).code == 0
+    assert cli("train", cwd=workspace).code == 0
+
+    _, stages = Governance.open(workspace).status()
+    stale = {r.id for s in stages for r in s.requirements if r.state == "missing"}
+    assert "cv_accuracy" in stale
+
+    result = cli("recheck", cwd=workspace)
+    assert result.code == 0, result.text
+    assert "cv_accuracy" in result.out
+    _, stages = Governance.open(workspace).status()
+    states = {r.id: r.state for s in stages for r in s.requirements}
+    assert states["cv_accuracy"] != "missing"
