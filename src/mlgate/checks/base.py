@@ -158,3 +158,19 @@ def _finite(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
+
+
+def column_kind(series: pd.Series) -> Literal["numeric", "categorical", "temporal"]:
+    """Return how checks treat a column: ``numeric``, ``categorical`` or ``temporal``.
+
+    Booleans count as categorical (two levels, not a number line); dates and durations are
+    temporal, which most statistics here do not cover.
+    """
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "categorical"
+    if pd.api.types.is_numeric_dtype(dtype):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
+        return "temporal"
+    return "categorical"

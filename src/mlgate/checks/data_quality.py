@@ -59,7 +59,16 @@ import numpy as np
 import pandas as pd
 from sklearn.ensemble import IsolationForest
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    column_kind,
+    worst,
+)
 from mlgate.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -241,7 +250,7 @@ def _profile(series: pd.Series, n_rows: int, limits: Mapping[str, float]) -> dic
     profile: dict[str, Any] = {
         "column": name,
         "dtype": str(series.dtype),
-        "kind": _kind(series),
+        "kind": column_kind(series),
         "n_missing": n_missing,
         "missing_share_of_rows": n_missing / n_rows if n_rows else None,
         "findings": [],
@@ -702,17 +711,6 @@ def _figures(profiles: list[dict[str, Any]], limits: Mapping[str, float]) -> lis
             limits["max_outlier_share"],
         ),
     ]
-
-
-def _kind(series: pd.Series) -> str:
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "categorical"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        return "temporal"
-    return "categorical"
 
 
 def _finite_or_none(value: Any) -> float | None:

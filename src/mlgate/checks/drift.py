@@ -55,6 +55,7 @@ from mlgate.checks.base import (
     Finding,
     Series,
     Status,
+    column_kind,
 )
 from mlgate.checks.model_quality import feature_columns
 from mlgate.errors import ValidationError
@@ -229,7 +230,7 @@ def check_drift(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult
 def _compare_feature(
     name: str, ref: pd.Series, cur: pd.Series, limits: Mapping[str, float]
 ) -> dict[str, Any]:
-    kind = _kind(ref)
+    kind = _drift_kind(ref)
     row: dict[str, Any] = {
         "feature": str(name),
         "kind": kind,
@@ -260,7 +261,7 @@ def _not_computable(name: str, ref: pd.Series, cur: pd.Series, kind: str) -> str
 
     if kind == "unsupported":
         return f"dtype {ref.dtype} is neither numeric nor categorical"
-    if kind != _kind(cur):
+    if kind != _drift_kind(cur):
         return f"dtype differs: reference {ref.dtype}, current {cur.dtype}"
     if kind == "numeric":
         finite = {"reference": _finite(ref).size, "current": _finite(cur).size}
@@ -547,15 +548,9 @@ def _figures(rows: list[dict[str, Any]], limits: Mapping[str, float]) -> list[Fi
     return figures
 
 
-def _kind(series: pd.Series) -> str:
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "categorical"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        return "unsupported"
-    return "categorical"
+def _drift_kind(series: pd.Series) -> str:
+    kind = column_kind(series)
+    return "unsupported" if kind == "temporal" else kind
 
 
 def _missing_share(series: pd.Series) -> float | None:

@@ -45,7 +45,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    column_kind,
+    worst,
+)
 from mlgate.checks.data_quality import reject_duplicate_columns
 from mlgate.checks.group_sizes import group_labels, sort_groups
 from mlgate.errors import ValidationError
@@ -366,7 +375,7 @@ def _profile(series: pd.Series, role: str) -> tuple[dict[str, Any], Figure | Non
     profile: dict[str, Any] = {
         "column": name,
         "role": role,
-        "kind": _kind(series),
+        "kind": column_kind(series),
         "dtype": str(series.dtype),
         "n_missing": n_missing,
         "missing_share": n_missing / n_rows if n_rows else None,
@@ -401,17 +410,6 @@ def _profile(series: pd.Series, role: str) -> tuple[dict[str, Any], Figure | Non
         return profile, _level_chart(name, series)
     profile["note"] = _join(profile["note"], f"{profile['kind']} column: not charted")
     return profile, None
-
-
-def _kind(series: pd.Series) -> str:
-    dtype = series.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "categorical"
-    if pd.api.types.is_numeric_dtype(dtype):
-        return "numeric"
-    if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
-        return "temporal"
-    return "categorical"
 
 
 def _n_distinct(series: pd.Series) -> int | None:
@@ -824,7 +822,7 @@ def _label_vector(frame: pd.DataFrame, inp: CheckInput) -> tuple[Any, str | None
             Finding("warn", f"target {name}: no value; label relation skipped", name),
         )
 
-    numeric = _kind(target) == "numeric" and not pd.api.types.is_bool_dtype(target.dtype)
+    numeric = column_kind(target) == "numeric" and not pd.api.types.is_bool_dtype(target.dtype)
     if numeric and n_distinct > 2:
         return _floats(target), "mean", None
 

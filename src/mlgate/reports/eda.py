@@ -29,7 +29,7 @@ from mlgate import __version__
 from mlgate.checks.base import CheckResult
 from mlgate.errors import GovernanceError, ValidationError
 from mlgate.reports.charts import figure_to_svg
-from mlgate.reports.files import write_text_atomic
+from mlgate.reports.files import template_environment, write_text_atomic
 from mlgate.reports.html import format_text, format_value
 
 logger = logging.getLogger(__name__)
@@ -348,15 +348,10 @@ def _format_r(value: Any) -> str:
 @functools.cache
 def _environment() -> jinja2.Environment:
     """Templates from the package, autoescaping always on, undefined names an error."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mlgate.reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+    return template_environment(
+        {
+            "cell": format_cell,
+            "r": _format_r,
+            "text": format_text,
+        }
     )
-    env.filters["cell"] = format_cell
-    env.filters["r"] = _format_r
-    env.filters["text"] = format_text
-    return env

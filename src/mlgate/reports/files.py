@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
+
+import jinja2
 
 READABLE = 0o666
 
@@ -34,3 +38,21 @@ def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return target
+
+
+def template_environment(filters: dict[str, Callable[..., Any]]) -> jinja2.Environment:
+    """Return a Jinja2 environment over the packaged templates, with ``filters`` added.
+
+    Autoescaping is always on, so every value a user typed is escaped, and an undefined name
+    is an error rather than an empty cell in a report.
+    """
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("mlgate.reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(filters)
+    return env

@@ -27,7 +27,7 @@ from markupsafe import Markup
 
 from mlgate.errors import GovernanceError
 from mlgate.reports.charts import figure_to_svg
-from mlgate.reports.files import write_text_atomic
+from mlgate.reports.files import template_environment, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -239,20 +239,15 @@ def _format_float(value: float) -> str:
 @functools.cache
 def _environment() -> jinja2.Environment:
     """The Jinja2 environment: templates from the package, autoescaping always on."""
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("mlgate.reports", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
+    return template_environment(
+        {
+            "num": format_value,
+            "text": format_text,
+            "badge_class": _badge_class,
+            "symbol": lambda value: _SYMBOLS.get(str(value).lower(), "•"),
+            "short": lambda value: format_text(value)[:12] if value else MISSING,
+        }
     )
-    env.filters["num"] = format_value
-    env.filters["text"] = format_text
-    env.filters["badge_class"] = _badge_class
-    env.filters["symbol"] = lambda value: _SYMBOLS.get(str(value).lower(), "•")
-    env.filters["short"] = lambda value: format_text(value)[:12] if value else MISSING
-    return env
 
 
 def _badge_class(value: Any, prefix: str = "b-") -> str:
