@@ -14,6 +14,7 @@ from mlgate.checks import (
     data_quality,
     drift,
     eda,
+    explanation,
     fairness,
     group_sizes,
     labels,
@@ -42,6 +43,7 @@ REGISTRY: dict[str, CheckSpec] = {
         labels.SPEC,
         representation.SPEC,
         eda.SPEC,
+        explanation.SPEC,
     )
 }
 
