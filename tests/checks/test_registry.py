@@ -9,6 +9,7 @@ from mlgate.checks import REGISTRY, get_check
 from mlgate.errors import NotFoundError
 
 EXPECTED = {
+    "robustness": (True, False),
     "explanation": (True, False),
     "eda": (False, False),
     "sensitive_data": (False, False),

@@ -21,6 +21,7 @@ from mlgate.checks import (
     leakage,
     model_quality,
     representation,
+    robustness,
     sensitive,
 )
 from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series
@@ -44,6 +45,7 @@ REGISTRY: dict[str, CheckSpec] = {
         representation.SPEC,
         eda.SPEC,
         explanation.SPEC,
+        robustness.SPEC,
     )
 }
 
