@@ -144,3 +144,54 @@ def test_recheck_reruns_stale_model_evidence(workspace: Path, cli: Cli) -> None:
     _, stages = Governance.open(workspace).status()
     states = {r.id: r.state for s in stages for r in s.requirements}
     assert states["cv_accuracy"] != "missing"
+
+
+def test_adding_the_same_file_says_it_is_unchanged(workspace: Path, cli: Cli) -> None:
+    result = cli("data", "add", "train.csv", cwd=workspace)
+    assert result.code == 0
+    assert "is unchanged since version" in result.out
+
+
+def test_a_setting_without_a_stricter_side_cannot_be_changed(workspace: Path, cli: Cli) -> None:
+    config = workspace / "mlgate.yaml"
+    config.write_text(config.read_text() + "thresholds:\n  cv_accuracy:\n    folds: 10\n")
+    assert cli("train", cwd=workspace).code == 0
+
+    result = cli("check", "cv_accuracy", cwd=workspace)
+
+    assert result.code == 5
+    assert "'folds' is a setting of the check, not a limit with a stricter side" in result.err
+    from sqlalchemy import select
+
+    from mlgate.registry.models import AuditEvent
+
+    gov = Governance.open(workspace)
+    with gov.transaction() as session:
+        actions = list(session.execute(select(AuditEvent.action)).scalars())
+    assert actions[-1] == "check.run.refused"
+
+
+def test_voluntary_check_thresholds_are_not_called_ignored(workspace: Path, cli: Cli) -> None:
+    config = workspace / "mlgate.yaml"
+    config.write_text(config.read_text() + "thresholds:\n  labels:\n    min_minority_share: 0.6\n")
+    status = cli("status", cwd=workspace)
+    assert "they are ignored" not in status.out
+
+    cli("check", "labels", cwd=workspace)
+    evidence = Governance.open(workspace).snapshot_now().evidence[-1]
+    assert evidence.payload["thresholds"]["min_minority_share"] == 0.6
+
+
+def test_role_hint_names_the_specific_role(workspace: Path, cli: Cli) -> None:
+    result = cli("--as", "bob", "deploy", cwd=workspace)
+    assert result.code == 5
+    assert "mlgate member add bob --role ml_engineer" in result.err
+
+
+def test_document_hint_does_not_send_users_to_an_existing_template(
+    workspace: Path, cli: Cli
+) -> None:
+    result = cli("status", cwd=workspace)
+    assert "fill in docs/business_case.yaml (mlgate doc new business_case writes it" in (
+        result.out.replace("\n", " ").replace("  ", " ")
+    )

@@ -262,9 +262,17 @@ def data_add(
     ] = None,
 ) -> None:
     """Register a data file as a new version of a named dataset."""
-    from mlgate.lifecycle.data import register_dataset
+    from mlgate.lifecycle.data import latest_or_none, register_dataset
 
-    dataset = register_dataset(_gov(), file, name, contract)
+    gov = _gov()
+    before = latest_or_none(gov, name)
+    dataset = register_dataset(gov, file, name, contract)
+    if before is not None and dataset.id == before.id:
+        console.print(
+            f"{file} is unchanged since version {dataset.id} of dataset '{name}' "
+            f"(sha256 {dataset.sha256[:12]}); nothing registered, evidence stays valid"
+        )
+        return
     console.print(
         f"Registered {file} as dataset '{name}': {dataset.n_rows} rows, "
         f"{dataset.n_cols} columns, sha256 {dataset.sha256[:12]}"

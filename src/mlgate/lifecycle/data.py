@@ -108,6 +108,14 @@ def _check_expected_columns(gov: Governance, frame: pd.DataFrame, path: Path, na
         )
 
 
+def latest_or_none(gov: Governance, name: str) -> DatasetVersion | None:
+    """Return the newest version of dataset ``name``, or ``None`` when there is none."""
+    try:
+        return latest_dataset(gov, name)
+    except NotFoundError:
+        return None
+
+
 def latest_dataset(gov: Governance, name: str) -> DatasetVersion:
     """Return the newest version of dataset ``name``."""
     with gov.transaction() as session:

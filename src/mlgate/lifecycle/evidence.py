@@ -18,7 +18,7 @@ from mlgate.checks import REGISTRY, CheckInput, CheckResult, get_check
 from mlgate.checks.contract import make_check
 from mlgate.contracts import Contract
 from mlgate.documents import parse_document, unmet_reason, valid_until
-from mlgate.errors import NotFoundError, ValidationError
+from mlgate.errors import NotFoundError, PolicyViolation, ValidationError
 from mlgate.lifecycle.access import GRANT, check_grant_submission, require_grant
 from mlgate.lifecycle.data import contract_sensitive, latest_dataset, load_dataset
 from mlgate.lifecycle.models import (
@@ -199,7 +199,11 @@ def run_check(
     inputs, dataset, model_version, holdout = _inputs(
         gov, req, spec.needs_model, spec.needs_reference
     )
-    thresholds = effective_thresholds(spec, req, gov.tier, gov.config.thresholds.get(req.id, {}))
+    overrides = gov.config.thresholds.get(req.id, {})
+    try:
+        thresholds = effective_thresholds(spec, req, gov.tier, overrides)
+    except PolicyViolation as refusal:
+        gov.refuse("check.run", f"check:{req.id}", refusal.message, refusal.hint)
 
     function = spec.function
     if spec.name == "contract":

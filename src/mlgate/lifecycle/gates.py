@@ -174,7 +174,7 @@ def _evidence_state(
 def document_hint(document: str) -> str:
     """Return the commands that produce a document of type ``document``."""
     return (
-        f"mlgate doc new {document}, fill in docs/{document}.yaml, "
+        f"fill in docs/{document}.yaml (mlgate doc new {document} writes it if it is missing), "
         f"then mlgate doc submit docs/{document}.yaml"
     )
 

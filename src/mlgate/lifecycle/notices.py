@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from mlgate.checks import REGISTRY
 from mlgate.lifecycle.gates import Snapshot, aware
 from mlgate.lifecycle.thresholds import unknown_overrides
 
@@ -38,7 +39,8 @@ def configuration_notices(
                 "changing a tier is a governance decision; start a new project at the new tier",
             )
         )
-    for requirement_id in unknown_overrides(snapshot.policy, snapshot.tier, overrides):
+    known = unknown_overrides(snapshot.policy, snapshot.tier, overrides, REGISTRY)
+    for requirement_id in known:
         found.append(
             Notice(
                 "warn",
@@ -101,7 +103,12 @@ def notices(snapshot: Snapshot, horizon_days: int = HORIZON_DAYS) -> list[Notice
 
     for waiver in snapshot.waivers:
         until = aware(waiver.expires_at)
-        if now < until <= soon:
+        later = [
+            w
+            for w in snapshot.waivers
+            if w.requirement_id == waiver.requirement_id and aware(w.expires_at) > until
+        ]
+        if now < until <= soon and not later:
             found.append(
                 Notice(
                     "warn",

@@ -48,6 +48,12 @@ MAX_WAIVER_DAYS = 366
 MIN_JUSTIFICATION = 20
 
 
+def _suggested(roles: set[str]) -> str:
+    """Return the role to suggest granting: the specific one rather than ``admin``."""
+    specific = sorted(roles - {"admin"})
+    return specific[0] if specific else "admin"
+
+
 class Refusal(PolicyViolation):
     """An action the policy refused; the trail records it even though nothing else changes."""
 
@@ -208,7 +214,7 @@ class Governance:
             f"{self.actor} may not {doing}: it needs the role {' or '.join(sorted(roles))}, and "
             f"{self.actor} holds {', '.join(sorted(held)) or 'no role'} in project "
             f"{self.config.project}",
-            hint=f"an admin runs: mlgate member add {self.actor} --role {sorted(roles)[0]}",
+            hint=f"an admin runs: mlgate member add {self.actor} --role {_suggested(roles)}",
         )
 
     def snapshot(self, session: Session, now: datetime | None = None) -> Snapshot:

@@ -7,7 +7,7 @@ a governance decision, made with an audited waiver by a risk officer, not by edi
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from mlgate.checks.base import CheckSpec
 from mlgate.errors import PolicyViolation, ValidationError
@@ -42,10 +42,14 @@ def effective_thresholds(
             )
         direction = stricter_direction(key)
         base = limits[key]
-        looser = (
-            (direction == "lower" and value > base)
-            or (direction == "higher" and value < base)
-            or (direction is None and value != base)
+        if direction is None and value != base:
+            raise PolicyViolation(
+                f"mlgate.yaml thresholds.{req.id}.{key}: '{key}' is a setting of the check, "
+                f"not a limit with a stricter side, so a project cannot change it from {base:g}",
+                hint="change it in the policy file the project is governed by",
+            )
+        looser = (direction == "lower" and value > base) or (
+            direction == "higher" and value < base
         )
         if looser:
             raise PolicyViolation(
@@ -56,12 +60,18 @@ def effective_thresholds(
     return {**limits, **overrides}
 
 
-def unknown_overrides(policy: Policy, tier: Tier, overrides: Mapping[str, object]) -> list[str]:
-    """Return the requirement ids in mlgate.yaml's ``thresholds`` that are no check of ``tier``."""
+def unknown_overrides(
+    policy: Policy, tier: Tier, overrides: Mapping[str, object], check_names: Iterable[str]
+) -> list[str]:
+    """Return the ids in mlgate.yaml's ``thresholds`` that name nothing a check runs as.
+
+    A check requirement of ``tier`` uses its id; a check run as voluntary evidence uses the
+    check's name, so registered check names count as known too.
+    """
     checks = {
         req.id
         for stage in policy.stages
         for req in stage.requirements
         if req.kind == "check" and req.applies_to(tier)
     }
-    return sorted(set(overrides) - checks)
+    return sorted(set(overrides) - checks - set(check_names))
