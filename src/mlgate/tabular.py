@@ -166,3 +166,23 @@ def iter_chunks(path: str | Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
         raise ValidationError(f"{path} is empty: expected a header row and data rows") from exc
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
         raise ValidationError(f"{path} could not be read as CSV: {exc}") from exc
+
+
+def read_sample(path: str | Path, rows: int) -> pd.DataFrame:
+    """Return the first ``rows`` rows of a CSV or Parquet file, with the checks of read_table."""
+    path = Path(path)
+    for chunk in iter_chunks(path, rows):
+        if table_format(path) == "csv":
+            check_header(path)
+        check_columns(chunk, str(path))
+        return chunk
+    raise ValidationError(f"{path} has a header but no data rows")
+
+
+def count_data_rows(path: str | Path) -> int:
+    """Return the number of data rows, streaming a CSV rather than loading it."""
+    path = Path(path)
+    known = count_rows(path)
+    if known is not None:
+        return known
+    return sum(len(chunk) for chunk in iter_chunks(path, 500_000))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -26,6 +27,23 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 def sha256_bytes(data: bytes) -> str:
     """Return the hex sha256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
+
+
+CHUNK_BYTES = 1 << 20
+
+
+def _protocols(fs: fsspec.AbstractFileSystem) -> tuple[str, ...]:
+    protocol = fs.protocol
+    return (protocol,) if isinstance(protocol, str) else tuple(protocol)
+
+
+def sha256_file_fs(fs: fsspec.AbstractFileSystem, path: str) -> str:
+    """Return the hex sha256 of ``path`` on filesystem ``fs``, read in chunks."""
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def sha256_file(path: str | Path, chunk_size: int = 1 << 20) -> str:
@@ -69,8 +87,53 @@ class ArtifactStore:
         return digest
 
     def put_file(self, path: str | Path) -> str:
-        """Store the file at ``path`` and return its sha256."""
-        return self.put_bytes(Path(path).read_bytes())
+        """Store the file at ``path`` and return its sha256, streaming it in chunks.
+
+        A file larger than memory is hashed and copied piece by piece, never read whole.
+        """
+        digest = sha256_file(path)
+        target = self._path(digest)
+        if self.fs.exists(target):
+            return digest
+
+        self.fs.makedirs(target.rsplit("/", 1)[0], exist_ok=True)
+        partial = f"{target}.{uuid.uuid4().hex}.partial"
+        with open(path, "rb") as source, self.fs.open(partial, "wb") as handle:
+            shutil.copyfileobj(source, handle, CHUNK_BYTES)
+        self.fs.mv(partial, target)
+        if sha256_file_fs(self.fs, target) != digest:
+            self.fs.rm(target)
+            raise IntegrityError(f"{path} changed while it was being stored; store it again")
+        logger.debug("stored artifact %s from %s", digest[:12], Path(path).name)
+        return digest
+
+    def size(self, sha256: str) -> int:
+        """Return the stored content's size in bytes."""
+        return int(self.fs.size(self._path(sha256)))
+
+    def verified_local_path(self, sha256: str) -> Path:
+        """Return a local path to the content after checking its hash in a streaming pass.
+
+        For reading files too large to load whole; only a store on the local filesystem can
+        hand out a path.
+        """
+        if "file" not in _protocols(self.fs):
+            raise ValidationError(
+                f"large files are read in place, which needs a local artifact store; "
+                f"{self.root} is not local",
+                hint="point MLGATE_ARTIFACT_URL at a local folder for files beyond memory",
+            )
+        path = self._path(sha256)
+        if not self.fs.exists(path):
+            raise NotFoundError(f"artifact {sha256} is not in the store at {self.root}")
+        actual = sha256_file(path)
+        if actual != sha256:
+            raise IntegrityError(
+                f"artifact {sha256} was tampered with or corrupted: its content now hashes "
+                f"to {actual}; mlgate refuses to use it",
+                hint="restore the file from a backup, or register the model or data again",
+            )
+        return Path(path)
 
     def exists(self, sha256: str) -> bool:
         """Return whether content with this address is stored."""

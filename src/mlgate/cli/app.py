@@ -396,12 +396,15 @@ def check(
     dataset: Annotated[
         str | None, typer.Option(help="Dataset to run on (default: the policy's).")
     ] = None,
+    streaming: Annotated[
+        bool, typer.Option(help="Read the data in batches (automatic for large files).")
+    ] = False,
 ) -> None:
     """Run one check on the current dataset and model versions and store it as evidence."""
     from mlgate.lifecycle.evidence import run_check
 
-    with console.status(f"running {name}"):
-        evidence, result = run_check(_gov(), name, dataset)
+    with _progress() as bar:
+        evidence, result = run_check(_gov(), name, dataset, streaming, _reporter(bar, name))
     console.print(check_table(result))
     print_findings(result)
     bound = evidence.requirement_id

@@ -10,17 +10,35 @@ from pathlib import Path
 import pandas as pd
 from sqlalchemy import select
 
-from mlgate.artifacts import sha256_bytes
+from mlgate.artifacts import sha256_file
 from mlgate.contracts import Contract, load_contract
 from mlgate.errors import NotFoundError, ValidationError
 from mlgate.lifecycle.access import require_grant
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import DatasetVersion
-from mlgate.tabular import check_columns, read_table, schema_of, table_format
+from mlgate.tabular import (
+    check_columns,
+    count_data_rows,
+    read_sample,
+    read_table,
+    schema_of,
+    table_format,
+)
 
 logger = logging.getLogger(__name__)
 
 LABELLED = ("train", "holdout")
+LARGE_FILE_BYTES = 256 * 2**20
+SAMPLE_ROWS = 100_000
+
+
+def is_large(path: Path) -> bool:
+    """Return whether a file is too large to load whole: it is then read in batches.
+
+    Registration takes its schema from the first rows and counts the rest in a stream, and the
+    data-quality and drift checks run out of core.
+    """
+    return path.stat().st_size > LARGE_FILE_BYTES
 
 
 def register_dataset(
@@ -33,14 +51,13 @@ def register_dataset(
     contract, the contract is kept with the version (the ``contract`` check grades the data
     against it) and the columns it marks sensitive count as sensitive for access grants.
     """
-    frame = read_table(path)
+    large = is_large(path)
+    frame = read_sample(path, SAMPLE_ROWS) if large else read_table(path)
     _check_expected_columns(gov, frame, path, name)
     contract = load_contract(contract_path) if contract_path is not None else None
     marked = contract_sensitive(contract) + detected_identifiers(gov, frame)
     require_grant(gov, "dataset.register", f"dataset '{name}'", frame.columns, marked)
-    content = path.read_bytes()
-
-    digest = sha256_bytes(content)
+    digest = sha256_file(path)
     stored_contract = contract.model_dump(mode="json") if contract else None
     unchanged = _unchanged_version(gov, name, digest, stored_contract)
     if unchanged is not None:
@@ -48,7 +65,8 @@ def register_dataset(
             "dataset %s is unchanged (sha256 %s); kept version %d", name, digest[:12], unchanged.id
         )
         return unchanged
-    artifact = gov.artifacts.put_bytes(content)
+    artifact = gov.artifacts.put_file(path)
+    n_rows = count_data_rows(path) if large else len(frame)
     with gov.transaction() as session:
         project = gov.project(session)
         dataset = DatasetVersion(
@@ -57,7 +75,7 @@ def register_dataset(
             uri=str(path.resolve()),
             sha256=digest,
             artifact_sha256=artifact,
-            n_rows=len(frame),
+            n_rows=n_rows,
             n_cols=frame.shape[1],
             schema=schema_of(frame),
             contract=stored_contract,
@@ -70,9 +88,9 @@ def register_dataset(
             session,
             "dataset.registered",
             f"dataset:{name}",
-            {"sha256": digest, "rows": len(frame), "columns": frame.shape[1], "file": path.name},
+            {"sha256": digest, "rows": n_rows, "columns": frame.shape[1], "file": path.name},
         )
-    logger.info("registered dataset %s (%d rows, sha256 %s)", name, len(frame), digest[:12])
+    logger.info("registered dataset %s (%d rows, sha256 %s)", name, n_rows, digest[:12])
     return dataset
 
 

@@ -8,6 +8,7 @@ never satisfies a gate for another.
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
 from datetime import UTC, datetime
 from datetime import time as clock
@@ -20,7 +21,13 @@ from mlgate.contracts import Contract
 from mlgate.documents import parse_document, unmet_reason, valid_until
 from mlgate.errors import NotFoundError, PolicyViolation, ValidationError
 from mlgate.lifecycle.access import GRANT, check_grant_submission, require_grant
-from mlgate.lifecycle.data import contract_sensitive, latest_dataset, load_dataset
+from mlgate.lifecycle.data import (
+    LARGE_FILE_BYTES,
+    contract_sensitive,
+    latest_dataset,
+    latest_or_none,
+    load_dataset,
+)
 from mlgate.lifecycle.models import (
     estimator_factory,
     get_model_version,
@@ -186,25 +193,38 @@ def check_requirements(gov: Governance, stage_id: str) -> list[Requirement]:
 
 
 def run_check(
-    gov: Governance, name: str, dataset: str | None = None
+    gov: Governance,
+    name: str,
+    dataset: str | None = None,
+    streaming: bool = False,
+    progress: Any = None,
 ) -> tuple[Evidence, CheckResult]:
     """Run a check on the current dataset and model versions and store the result.
 
     Evidence for a check the policy asks for satisfies that requirement; any other registered
-    check is stored as voluntary evidence, bound to no requirement.
+    check is stored as voluntary evidence, bound to no requirement. The data-quality and drift
+    checks read a large file (or any file, with ``streaming``) in batches, out of core.
     """
     stage_id, req, required = resolve_check(gov, name, dataset)
     assert req.check is not None
     spec = get_check(req.check)
-    inputs, dataset, model_version, holdout = _inputs(
-        gov, req, spec.needs_model, spec.needs_reference
-    )
     overrides = gov.config.thresholds.get(req.id, {})
     try:
         thresholds = effective_thresholds(spec, req, gov.tier, overrides)
     except PolicyViolation as refusal:
         gov.refuse("check.run", f"check:{req.id}", refusal.message, refusal.hint)
 
+    if spec.name in OUT_OF_CORE and (streaming or _large(gov, req.dataset)):
+        started = time.perf_counter()
+        result, dataset = _run_out_of_core(gov, req, thresholds, progress)
+        seconds = time.perf_counter() - started
+        return _store_check(
+            gov, stage_id, req, required, result, dataset, None, None, thresholds, seconds
+        ), result
+
+    inputs, dataset, model_version, holdout = _inputs(
+        gov, req, spec.needs_model, spec.needs_reference
+    )
     function = spec.function
     if spec.name == "contract":
         if dataset.contract is None:
@@ -218,7 +238,24 @@ def run_check(
     started = time.perf_counter()
     result = function(inputs, thresholds)
     seconds = time.perf_counter() - started
+    evidence = _store_check(
+        gov, stage_id, req, required, result, dataset, model_version, holdout, thresholds, seconds
+    )
+    return evidence, result
 
+
+def _store_check(
+    gov: Governance,
+    stage_id: str,
+    req: Requirement,
+    required: bool,
+    result: CheckResult,
+    dataset: Any,
+    model_version: Any,
+    holdout: Any,
+    thresholds: dict[str, float],
+    seconds: float,
+) -> Evidence:
     with gov.transaction() as session:
         project = gov.project(session)
         evidence = Evidence(
@@ -257,14 +294,81 @@ def run_check(
     logger.info(
         "check %s on dataset %s: %s in %.2f s", req.id, dataset.name, result.status, seconds
     )
-    return evidence, result
+    return evidence
+
+
+OUT_OF_CORE = ("data_quality", "drift")
+
+
+def _large(gov: Governance, dataset: str) -> bool:
+    """Return whether the dataset's stored file is too large to load whole."""
+    version = latest_dataset(gov, dataset)
+    return gov.artifacts.size(version.artifact_sha256) > LARGE_FILE_BYTES
+
+
+def _run_out_of_core(
+    gov: Governance, req: Requirement, thresholds: dict[str, float], progress: Any
+) -> tuple[CheckResult, Any]:
+    """Run data quality or drift on the stored files in batches, never loading them whole."""
+    from mlgate.scale import drift_files, profile_file
+
+    data_cfg = gov.config.data
+    dataset = latest_dataset(gov, req.dataset)
+    columns = [c["name"] for c in dataset.schema]
+    require_grant(
+        gov, "check.run", f"dataset '{req.dataset}'", columns, contract_sensitive(dataset.contract)
+    )
+    target = data_cfg.target if data_cfg.target in columns else None
+    features = [c for c in columns if c not in {data_cfg.target, *data_cfg.exclude}]
+
+    with tempfile.TemporaryDirectory(prefix="mlgate-") as scratch:
+        current = _readable_copy(gov, dataset, Path(scratch), "current")
+        if req.check == "drift":
+            reference_version = latest_dataset(gov, "train")
+            reference = _readable_copy(gov, reference_version, Path(scratch), "reference")
+            result = drift_files(
+                reference,
+                current,
+                features=features,
+                target=target,
+                thresholds=thresholds,
+                progress=progress,
+                scratch_dir=scratch,
+            )
+        else:
+            result = profile_file(
+                current,
+                features=features,
+                target=target,
+                sensitive=data_cfg.sensitive,
+                thresholds=thresholds,
+                seed=gov.config.training.seed,
+                progress=progress,
+                scratch_dir=scratch,
+            )
+    logger.info(
+        "ran %s out of core on dataset %s (%d rows)", req.check, dataset.name, dataset.n_rows
+    )
+    return result, dataset
+
+
+def _readable_copy(gov: Governance, dataset: Any, folder: Path, name: str) -> Path:
+    """Return a link to the verified stored file, named with its format's suffix."""
+    source = gov.artifacts.verified_local_path(dataset.artifact_sha256)
+    link = folder / f"{name}{Path(dataset.uri).suffix.lower()}"
+    link.symlink_to(source)
+    return link
 
 
 def _holdout_for(gov: Governance, needs_holdout: bool, dataset: str) -> Any:
-    """Return the latest hold-out version and frame for a check that compares with it."""
-    if not needs_holdout or dataset == "holdout":
+    """Return the latest hold-out version and frame for a check that compares with it.
+
+    Without a registered hold-out set the check runs without that comparison; the gate keeps
+    the requirement open until it is run again with one.
+    """
+    version = latest_or_none(gov, "holdout")
+    if not needs_holdout or dataset == "holdout" or version is None:
         return None, None
-    version = latest_dataset(gov, "holdout")
     return version, load_dataset(gov, version)
 
 
