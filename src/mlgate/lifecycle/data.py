@@ -51,7 +51,7 @@ def register_dataset(
     contract, the contract is kept with the version (the ``contract`` check grades the data
     against it) and the columns it marks sensitive count as sensitive for access grants.
     """
-    large = is_large(path)
+    large = path.is_file() and is_large(path)
     frame = read_sample(path, SAMPLE_ROWS) if large else read_table(path)
     _check_expected_columns(gov, frame, path, name)
     contract = load_contract(contract_path) if contract_path is not None else None
