@@ -195,3 +195,78 @@ def test_document_hint_does_not_send_users_to_an_existing_template(
     assert "fill in docs/business_case.yaml (mlgate doc new business_case writes it" in (
         result.out.replace("\n", " ").replace("  ", " ")
     )
+
+
+def test_non_finite_threshold_is_refused(workspace: Path, cli: Cli) -> None:
+    config = workspace / "mlgate.yaml"
+    config.write_text(
+        config.read_text() + "thresholds:\n  data_quality:\n    max_missing_share: .nan\n"
+    )
+    result = cli("check", "data_quality", cwd=workspace)
+    assert result.code == 2
+    assert "expected a finite number; got nan" in result.err
+
+
+def test_policy_with_a_nan_limit_is_refused(tmp_path: Path, cli: Cli) -> None:
+    from mlgate.policy import default_policy_path
+
+    text = (
+        default_policy_path()
+        .read_text()
+        .replace("max_missing_share: 0.05", "max_missing_share: .nan", 1)
+    )
+    (tmp_path / "p.yaml").write_text(text)
+    result = cli("policy", "validate", "p.yaml", cwd=tmp_path)
+    assert result.code == 2
+    assert "thresholds must be finite numbers" in result.err
+
+
+def test_dropping_a_sensitive_name_from_the_config_changes_nothing(
+    workspace: Path, cli: Cli
+) -> None:
+    import yaml
+
+    config = workspace / "mlgate.yaml"
+    content = yaml.safe_load(config.read_text())
+    content["data"]["sensitive"] = []
+    config.write_text(yaml.safe_dump(content))
+    gov = Governance.open(workspace)
+    assert gov.config.data.sensitive == []
+    assert gov.sensitive == ["group"]
+    assert "no longer declares group sensitive" in cli("status", cwd=workspace).out
+
+
+def test_checks_on_an_added_model_measure_that_model(workspace: Path, cli: Cli) -> None:
+    import joblib
+    import pandas as pd
+    from sklearn.tree import DecisionTreeClassifier
+
+    frame = pd.read_csv(workspace / "train.csv")
+    tree = DecisionTreeClassifier(max_depth=1, random_state=0).fit(frame[["x1", "x2"]], frame["y"])
+    joblib.dump(tree, workspace / "tree.joblib")
+    assert cli("model", "add", "tree.joblib", "--allow-pickle", cwd=workspace).code == 0
+
+    cli("check", "cv_accuracy", cwd=workspace)
+
+    evidence = Governance.open(workspace).snapshot_now().latest_evidence("cv_accuracy")
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
+    folds = StratifiedKFold(5, shuffle=True, random_state=0)
+    expected = cross_val_score(tree, frame[["x1", "x2"]], frame["y"], cv=folds, scoring="roc_auc")
+    metrics = evidence.payload["result"]["metrics"]
+    assert metrics["validation_roc_auc_mean"] == pytest.approx(expected.mean())
+
+
+def test_positive_label_missing_from_the_target_is_named(tmp_path: Path, cli: Cli) -> None:
+    frame = synthetic_frame()
+    frame["y"] = frame["y"].map({0: "no", 1: "yes"})
+    frame.to_csv(tmp_path / "t.csv", index=False)
+    assert (
+        cli("init", "p", "--tier", "low", "--target", "y", "--data", "t.csv", cwd=tmp_path).code
+        == 0
+    )
+
+    result = cli("train", cwd=tmp_path)
+
+    assert result.code == 2
+    assert "positive_label 1 is not a value of the target 'y'; found no, yes" in result.err

@@ -206,3 +206,37 @@ stages:
   - id: done
     title: Done
 """
+
+
+def test_nobody_waives_a_check_on_their_own_model(workspace: Path) -> None:
+    from mlgate.lifecycle.evidence import run_check
+    from mlgate.lifecycle.models import train_model
+
+    gov = _gov(workspace)
+    train_model(gov)
+    run_check(gov, "cv_accuracy")
+    reason = "The model is good enough for the pilot, trust me."
+    with pytest.raises(PolicyViolation, match="alice produced what 'cv_accuracy' judges"):
+        gov.waive("cv_accuracy", reason, date.today() + timedelta(days=30))
+    assert _audit_actions(gov)[-1] == "waiver.grant.refused"
+
+
+def test_a_waiver_does_not_carry_over_to_a_retrained_model(workspace: Path) -> None:
+    from mlgate.lifecycle.models import train_model
+
+    gov = _gov(workspace)
+    gov.add_member("rita", "risk_officer")
+    train_model(gov)
+    _gov(workspace, "rita").waive(
+        "cv_accuracy",
+        "Accepted for the pilot while more data is collected.",
+        date.today() + timedelta(days=30),
+    )
+    assert _states(gov)["cv_accuracy"] == "waived"
+
+    train_model(gov)
+
+    _, stages = gov.status()
+    state = next(r for s in stages for r in s.requirements if r.id == "cv_accuracy")
+    assert state.state == "missing"
+    assert "the waiver by rita was for model:v1" in state.detail

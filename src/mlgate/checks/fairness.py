@@ -179,6 +179,17 @@ def check_fairness(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckRes
     truth, predicted = _binary(y_true, inp.positive_label), _binary(y_pred, inp.positive_label)
     metrics["selection_rate"] = float(predicted.mean())
     metrics["accuracy"] = float((predicted == truth).mean())
+    compared = [
+        a for a in attributes if metrics.get(f"{a}.demographic_parity_difference") is not None
+    ]
+    if not compared:
+        findings.append(
+            Finding(
+                "fail",
+                "insufficient evidence for every sensitive attribute: no attribute has two groups "
+                f"of at least {limits['min_group_size']:g} rows, so fairness cannot be shown",
+            )
+        )
     status = worst([f.severity for f in findings if f.severity != "info"])
     return CheckResult(
         check="fairness",

@@ -162,7 +162,9 @@ def status(
     print_status(project, stages, show_all)
     snapshot = gov.snapshot_now()
     print_notices(
-        configuration_notices(snapshot, gov.config.tier, dict(gov.config.thresholds))
+        configuration_notices(
+            snapshot, gov.config.tier, dict(gov.config.thresholds), gov.config.data.sensitive
+        )
         + notices(snapshot)
     )
 

@@ -44,7 +44,7 @@ def sensitive_columns(
     gov: Governance, columns: Iterable[str], marked: Iterable[str] = ()
 ) -> list[str]:
     """Return the sensitive ones among ``columns``: declared by the project or by a contract."""
-    sensitive = set(gov.config.data.sensitive) | set(marked)
+    sensitive = set(gov.sensitive) | set(marked)
     return [c for c in columns if c in sensitive]
 
 

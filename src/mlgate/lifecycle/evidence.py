@@ -15,6 +15,8 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
+from sklearn.base import clone
+
 from mlgate.checks import REGISTRY, CheckInput, CheckResult, get_check
 from mlgate.checks.contract import make_check
 from mlgate.contracts import Contract
@@ -29,7 +31,6 @@ from mlgate.lifecycle.data import (
     load_dataset,
 )
 from mlgate.lifecycle.models import (
-    estimator_factory,
     get_model_version,
     load_model_version,
 )
@@ -398,7 +399,6 @@ def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_referenc
     reference = None
     if needs_reference:
         reference = load_dataset(gov, latest_dataset(gov, "train"))
-    training = frame if req.dataset == "train" else load_dataset(gov, latest_dataset(gov, "train"))
 
     holdout_version, holdout = _holdout_for(gov, needs_holdout, req.dataset)
     inputs = CheckInput(
@@ -408,7 +408,7 @@ def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_referenc
         sensitive=list(data_cfg.sensitive),
         positive_label=data_cfg.positive_label,
         model=model,
-        estimator_factory=estimator_factory(gov, training, features) if needs_model else None,
+        estimator_factory=(lambda: clone(model)) if needs_model else None,
         reference=reference,
         holdout=holdout,
         seed=gov.config.training.seed,

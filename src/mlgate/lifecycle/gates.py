@@ -72,11 +72,18 @@ class Snapshot:
         return max(found, key=lambda e: e.id) if found else None
 
     def live_waiver(self, requirement_id: str) -> Waiver | None:
-        """Return the newest waiver of ``requirement_id`` that has not expired."""
+        """Return the newest unexpired waiver of ``requirement_id`` for what exists now.
+
+        A waiver granted on one model or dataset version does not carry over to the next: a
+        retrained model must earn its evidence, or a waiver, again.
+        """
+        subject = waiver_subject(self, requirement_id)
         live = [
             w
             for w in self.waivers
-            if w.requirement_id == requirement_id and aware(w.expires_at) > self.now
+            if w.requirement_id == requirement_id
+            and aware(w.expires_at) > self.now
+            and w.subject == subject
         ]
         return max(live, key=lambda w: w.id) if live else None
 
@@ -88,6 +95,21 @@ class Snapshot:
             if w.requirement_id == requirement_id and aware(w.expires_at) <= self.now
         ]
         return max(old, key=lambda w: w.id) if old else None
+
+
+def waiver_subject(snapshot: Snapshot, requirement_id: str) -> str:
+    """Return what a waiver of ``requirement_id`` is bound to right now.
+
+    A check that needs a model binds to the current model version, any other check to the
+    current version of its dataset; documents, records and approvals bind to nothing.
+    """
+    _, req = snapshot.policy.requirement(requirement_id)
+    if req.kind != "check" or req.check is None:
+        return ""
+    if get_check(req.check).needs_model:
+        return f"model:v{snapshot.model.version}" if snapshot.model else "model:none"
+    dataset = snapshot.datasets.get(req.dataset)
+    return f"dataset:{req.dataset}#{dataset.id}" if dataset else f"dataset:{req.dataset}#none"
 
 
 def aware(moment: datetime) -> datetime:
@@ -121,6 +143,14 @@ def _with_waiver(
             at=waiver.created_at,
         )
 
+    other = [
+        w
+        for w in snapshot.waivers
+        if w.requirement_id == req.id and aware(w.expires_at) > snapshot.now
+    ]
+    if other:
+        detail = f"{state.detail}; the waiver by {other[-1].actor} was for {other[-1].subject}"
+        return _state(req, stage_id, state.state, detail, state.hint, state.evidence_id)
     expired = snapshot.expired_waiver(req.id)
     if expired is not None:
         until = aware(expired.expires_at).date().isoformat()

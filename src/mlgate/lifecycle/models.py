@@ -112,6 +112,7 @@ def train_model(gov: Governance) -> ModelVersion:
     features = feature_columns(gov, frame)
     target = gov.config.data.target
 
+    _check_target(frame[target], gov.config.data.positive_label, target)
     model = estimator_factory(gov, frame, features)()
     started = time.perf_counter()
     try:
@@ -125,6 +126,22 @@ def train_model(gov: Governance) -> ModelVersion:
         "trained %s on %d rows in %.2f s", gov.config.training.estimator, len(frame), seconds
     )
     return register_model(gov, model, dataset, frame, features, metrics, "trained")
+
+
+def _check_target(target: pd.Series, positive: Any, name: str) -> None:
+    """Refuse a target without labels, or whose values do not include the favourable one."""
+    if target.isna().any():
+        raise ValidationError(
+            f"the target '{name}' has {int(target.isna().sum())} missing value(s); every "
+            "training row needs its label"
+        )
+    values = sorted(map(str, target.unique()))[:10]
+    if positive not in set(target.unique()):
+        raise ValidationError(
+            f"positive_label {positive!r} is not a value of the target '{name}'; found "
+            f"{', '.join(values)}",
+            hint="set data.positive_label in mlgate.yaml (or --positive-label at init)",
+        )
 
 
 def _fit_metrics(gov: Governance, model: Any, frame: pd.DataFrame, features: list[str]) -> dict:

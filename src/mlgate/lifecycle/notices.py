@@ -26,7 +26,10 @@ class Notice:
 
 
 def configuration_notices(
-    snapshot: Snapshot, config_tier: str, overrides: dict[str, object]
+    snapshot: Snapshot,
+    config_tier: str,
+    overrides: dict[str, object],
+    declared: list[str] | tuple[str, ...] = (),
 ) -> list[Notice]:
     """Return mismatches between mlgate.yaml and what the store governs the project by."""
     found = []
@@ -37,6 +40,17 @@ def configuration_notices(
                 f"mlgate.yaml says tier {config_tier}, but the project is governed as "
                 f"{snapshot.tier}; the stored tier applies",
                 "changing a tier is a governance decision; start a new project at the new tier",
+            )
+        )
+    stored = snapshot.project.config.get("data", {}).get("sensitive", [])
+    dropped = [name for name in stored if name not in declared]
+    if dropped:
+        found.append(
+            Notice(
+                "warn",
+                f"mlgate.yaml no longer declares {', '.join(dropped)} sensitive; the project "
+                "still treats them as sensitive, as declared when it started",
+                "declare them again in mlgate.yaml",
             )
         )
     known = unknown_overrides(snapshot.policy, snapshot.tier, overrides, REGISTRY)

@@ -24,9 +24,16 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mlgate.artifacts import ArtifactStore
+from mlgate.checks import get_check
 from mlgate.config import Workspace, WorkspaceConfig, current_user
 from mlgate.errors import ConflictError, NotFoundError, PolicyViolation, ValidationError
-from mlgate.lifecycle.gates import RequirementState, Snapshot, approval_subject, evaluate_stage
+from mlgate.lifecycle.gates import (
+    RequirementState,
+    Snapshot,
+    approval_subject,
+    evaluate_stage,
+    waiver_subject,
+)
 from mlgate.policy import Policy, Tier, load_policy
 from mlgate.registry.audit import ChainReport, append_event, verify_chain
 from mlgate.registry.db import Store
@@ -46,6 +53,15 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int | None], None]
 MAX_WAIVER_DAYS = 366
 MIN_JUSTIFICATION = 20
+
+
+def _waived_authors(snap: Snapshot, requirement_id: str) -> set[str]:
+    """Return who produced what a waiver of ``requirement_id`` would set aside."""
+    authors = {e.actor for e in snap.evidence if e.requirement_id == requirement_id}
+    _, req = snap.policy.requirement(requirement_id)
+    if req.kind == "check" and req.check and get_check(req.check).needs_model and snap.model:
+        authors.add(snap.model.created_by)
+    return authors
 
 
 def _suggested(roles: set[str]) -> str:
@@ -97,6 +113,7 @@ class Governance:
         self._policy: Policy | None = None
         self._policy_sha: str | None = None
         self._tier: Tier | None = None
+        self._stored_sensitive: list[str] | None = None
 
     @classmethod
     def open(cls, path: Path | None = None, actor: str | None = None) -> Governance:
@@ -134,7 +151,21 @@ class Governance:
             )
         self._policy_sha = project.policy_sha256
         self._tier = project.tier  # type: ignore[assignment]
+        self._stored_sensitive = list(project.config.get("data", {}).get("sensitive", []))
         return project
+
+    @property
+    def sensitive(self) -> list[str]:
+        """Return the sensitive attributes: those declared at creation and any added since.
+
+        Removing a name from mlgate.yaml does not make its column ordinary again: what was
+        declared sensitive when the project started stays sensitive.
+        """
+        if self._stored_sensitive is None:
+            with self.transaction() as session:
+                self.project(session)
+        stored = self._stored_sensitive or []
+        return list(dict.fromkeys([*stored, *self.config.data.sensitive]))
 
     @property
     def tier(self) -> Tier:
@@ -416,11 +447,22 @@ class Governance:
             role = self.require_role(
                 session, roles, "waiver.grant", requirement_id, "grant waivers"
             )
-            project = self.project(session)
+            snap = self.snapshot(session)
+            authors = _waived_authors(snap, requirement_id)
+            if self.actor in authors:
+                self.refuse(
+                    "waiver.grant",
+                    requirement_id,
+                    f"{self.actor} produced what '{requirement_id}' judges (its evidence or the "
+                    "model) and may not waive it: separation of duties needs another "
+                    f"{' or '.join(sorted(roles))}",
+                )
+            project = snap.project
             waiver = Waiver(
                 project_id=project.id,
                 stage=stage,
                 requirement_id=requirement_id,
+                subject=waiver_subject(snap, requirement_id),
                 justification=justification.strip(),
                 role=role,
                 actor=self.actor,

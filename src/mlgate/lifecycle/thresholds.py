@@ -7,6 +7,7 @@ a governance decision, made with an audited waiver by a risk officer, not by edi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 
 from mlgate.checks.base import CheckSpec
@@ -33,6 +34,10 @@ def effective_thresholds(
     """Return the limits to run ``spec`` with for ``req``, refusing any that loosen the policy."""
     limits = {**spec.defaults, **req.thresholds_for(tier)}
     for key, value in overrides.items():
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValidationError(
+                f"mlgate.yaml thresholds.{req.id}.{key}: expected a finite number; got {value!r}"
+            )
         if key.startswith(spec.threshold_prefixes or ("\0",)):
             continue
         if key not in limits:

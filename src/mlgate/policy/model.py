@@ -13,6 +13,7 @@ A requirement is one of four kinds:
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -55,6 +56,23 @@ class Requirement(BaseModel):
                 f"record must be one of {', '.join(RECORD_TYPES)}; got '{self.record}'"
             )
         return self
+
+    @field_validator("thresholds")
+    @classmethod
+    def _finite_thresholds(cls, thresholds: dict[str, float]) -> dict[str, float]:
+        bad = {k: v for k, v in thresholds.items() if not math.isfinite(v)}
+        if bad:
+            raise ValueError(f"thresholds must be finite numbers; got {bad}")
+        return thresholds
+
+    @field_validator("tier_thresholds")
+    @classmethod
+    def _finite_tier_thresholds(
+        cls, tiers: dict[Tier, dict[str, float]]
+    ) -> dict[Tier, dict[str, float]]:
+        for limits in tiers.values():
+            cls._finite_thresholds(limits)
+        return tiers
 
     def applies_to(self, tier: Tier) -> bool:
         """Return whether a project of ``tier`` must meet this requirement."""

@@ -158,6 +158,7 @@ class Waiver(Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     stage: Mapped[str] = mapped_column(String(64))
     requirement_id: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200), default="", server_default="")
     justification: Mapped[str] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(200))
