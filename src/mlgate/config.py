@@ -28,7 +28,7 @@ class DataConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    target: str
+    target: str = Field(min_length=1)
     positive_label: Any = 1
     sensitive: list[str] = Field(default_factory=list)
     exclude: list[str] = Field(default_factory=list)
@@ -49,7 +49,7 @@ class WorkspaceConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    project: str = Field(min_length=1, max_length=200)
+    project: str = Field(min_length=1, max_length=200, pattern=r"^[^\s/\\][^\n\r/\\]*$")
     tier: Tier
     owner: str
     description: str = ""
@@ -92,6 +92,12 @@ class Workspace:
     def database_url(self) -> str:
         """Return the store's URL: ``MLGATE_DATABASE_URL`` or the workspace's SQLite file."""
         return os.environ.get("MLGATE_DATABASE_URL") or f"sqlite:///{self.state_dir / 'mlgate.db'}"
+
+    def local_store_missing(self) -> bool:
+        """Return whether this workspace keeps its own SQLite store and that file is gone."""
+        return "MLGATE_DATABASE_URL" not in os.environ and not (
+            self.state_dir / "mlgate.db"
+        ).is_file()
 
     @property
     def artifact_url(self) -> str:

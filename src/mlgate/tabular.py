@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
@@ -121,6 +122,15 @@ def conform(frame: pd.DataFrame, signature: Sequence[dict[str, Any]], source: st
                     f"column {name} must be numeric but has {bad} non-numeric value(s) "
                     f"(found dtype {frame[name].dtype})"
                 )
+
+    for column in signature:
+        name = column["name"]
+        if name in missing or column["kind"] != "numeric":
+            continue
+        values = pd.to_numeric(frame[name], errors="coerce")
+        infinite = int(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)).sum())
+        if infinite:
+            problems.append(f"column {name} has {infinite} infinite value(s)")
 
     if problems:
         expected = ", ".join(f"{c['name']} ({c['kind']})" for c in signature)

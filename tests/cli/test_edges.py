@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from mlgate.errors import PolicyViolation
@@ -270,3 +271,100 @@ def test_positive_label_missing_from_the_target_is_named(tmp_path: Path, cli: Cl
 
     assert result.code == 2
     assert "positive_label 1 is not a value of the target 'y'; found no, yes" in result.err
+
+
+def _deploy_low(workspace: Path, cli: Cli) -> None:
+    fill("business_case", workspace)
+    fill("emergency_contacts", workspace)
+    for step in [
+        ("doc", "submit", "docs"),
+        ("train",),
+        ("advance", "--to", "deployment"),
+        ("deploy",),
+    ]:
+        assert cli(*step, cwd=workspace).code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (("predict", "nothere.csv"), 3, "data file nothere.csv does not exist"),
+        (("predict", "train.csv", "--output", "nodir/x.csv"), 3, "the folder of --output"),
+        (("predict", "train.csv", "--output", "train.csv"), 2, "is the input file"),
+    ],
+)
+def test_predict_refuses_bad_paths(
+    workspace: Path, cli: Cli, args: tuple[str, ...], code: int, message: str
+) -> None:
+    _deploy_low(workspace, cli)
+    before = (workspace / "train.csv").read_bytes()
+    result = cli(*args, cwd=workspace)
+    assert result.code == code, result.text
+    assert message in result.err
+    assert (workspace / "train.csv").read_bytes() == before
+
+
+def test_predict_refuses_infinities_and_taken_output_columns(workspace: Path, cli: Cli) -> None:
+    _deploy_low(workspace, cli)
+    frame = synthetic_frame(20, seed=2)
+    frame.loc[3, "x1"] = float("inf")
+    frame.to_csv(workspace / "inf.csv", index=False)
+    result = cli("predict", "inf.csv", cwd=workspace)
+    assert result.code == 2
+    assert "column x1 has 1 infinite value(s)" in result.err
+
+    synthetic_frame(20).assign(prediction=1).to_csv(workspace / "taken.csv", index=False)
+    result = cli("predict", "taken.csv", cwd=workspace)
+    assert result.code == 2
+    assert "already has column(s) prediction" in result.err
+
+
+def test_a_missing_store_is_named_not_blamed_on_a_server(workspace: Path, cli: Cli) -> None:
+    import shutil
+
+    shutil.rmtree(workspace / ".mlgate")
+    result = cli("status", cwd=workspace)
+    assert result.code == 3
+    assert "store" in result.err
+    assert "mlgate.db is missing" in result.err
+    assert not (workspace / ".mlgate").exists()
+
+
+def test_init_refuses_empty_names_and_a_file_as_folder(tmp_path: Path, cli: Cli) -> None:
+    assert "project" in cli("init", "", "--target", "y", cwd=tmp_path).err
+    (tmp_path / "afile").write_text("x")
+    result = cli("init", "p", "--target", "y", "--path", "afile", cwd=tmp_path)
+    assert result.code == 2
+    assert "afile is a file; a workspace needs a folder" in result.err
+
+
+def test_a_module_is_not_an_estimator(workspace: Path, cli: Cli) -> None:
+    config = workspace / "mlgate.yaml"
+    config.write_text(
+        config.read_text().replace("sklearn.linear_model.LogisticRegression", "os.path")
+    )
+    result = cli("train", cwd=workspace)
+    assert result.code == 2
+    assert "training.estimator 'os.path' is not a class" in result.err
+
+
+def test_a_broken_skops_file_is_named(workspace: Path, cli: Cli) -> None:
+    (workspace / "junk.skops").write_bytes(b"not a zip")
+    result = cli("model", "add", "junk.skops", cwd=workspace)
+    assert result.code == 2
+    assert "junk.skops is not a readable skops file" in result.err
+
+
+def test_dates_as_features_are_refused_with_the_fix(tmp_path: Path, cli: Cli) -> None:
+    frame = synthetic_frame(60).assign(when=pd.Timestamp("2026-01-01"))
+    frame.to_parquet(tmp_path / "t.parquet")
+    assert (
+        cli(
+            "init", "p", "--tier", "low", "--target", "y", "--data", "t.parquet", cwd=tmp_path
+        ).code
+        == 0
+    )
+    result = cli("train", cwd=tmp_path)
+    assert result.code == 2
+    assert "column(s) when hold dates or nested values" in result.err
+    assert "data.exclude" in result.err

@@ -160,3 +160,58 @@ def test_store_migrations_create_every_table(store_url: str) -> None:
     }
     assert expected <= tables
     Store(store_url)  # opening again is a no-op, not an error
+
+
+def test_payload_edited_into_invalid_json_is_tampering(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    _fill(store, 3)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET payload = '{not json' WHERE seq = 2"))
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert report.first_bad_seq == 2
+    assert "payload is no longer valid JSON" in report.message
+
+
+def test_emptied_trail_is_caught_against_the_stored_projects(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from mlgate.registry.models import Project
+
+    store = Store(f"sqlite:///{tmp_path / 's.db'}")
+    with store.transaction() as session:
+        session.add(
+            Project(
+                name="p",
+                owner="a",
+                tier="low",
+                stage="initiation",
+                policy_name="x",
+                policy_version="1",
+                policy_sha256="0" * 64,
+                config={},
+                created_at=datetime.now(UTC),
+            )
+        )
+        append_event(
+            session, actor="a", action="project.created", subject="project:p", project="p"
+        )
+    with store.transaction() as session:
+        assert verify_chain(session).ok
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events"))
+        connection.execute(text("DELETE FROM audit_head"))
+    with store.transaction() as session:
+        report = verify_chain(session)
+    assert not report.ok
+    assert "project p has no creation event in the trail" in report.message
+
+
+def test_a_file_that_is_not_a_database_is_named(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mlgate.errors import IntegrityError
+
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(IntegrityError, match="cannot be read as an mlgate store"):
+        Store(f"sqlite:///{bad}")

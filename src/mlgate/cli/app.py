@@ -26,7 +26,7 @@ from mlgate.cli.render import (
     print_notices,
     print_status,
 )
-from mlgate.config import DataConfig, TrainingConfig, Workspace, WorkspaceConfig, current_user
+from mlgate.config import Workspace, current_user, parse_config
 from mlgate.errors import GovernanceError, ValidationError
 
 app = typer.Typer(
@@ -119,18 +119,21 @@ def init(
 
     if tier not in ("low", "medium", "high"):
         raise ValidationError(f"--tier must be low, medium or high; got '{tier}'")
-    config = WorkspaceConfig(
-        project=name,
-        tier=tier,
-        owner=owner or STATE["actor"] or current_user(),  # type: ignore[arg-type]
-        policy=str(policy.resolve()) if policy else "default",
-        data=DataConfig(
-            target=target,
-            positive_label=_label(positive_label),
-            sensitive=_names(sensitive),
-            exclude=_names(exclude),
-        ),
-        training=TrainingConfig(estimator=estimator),
+    config = parse_config(
+        {
+            "project": name,
+            "tier": tier,
+            "owner": owner or STATE["actor"] or current_user(),  # type: ignore[arg-type]
+            "policy": str(policy.resolve()) if policy else "default",
+            "data": {
+                "target": target,
+                "positive_label": _label(positive_label),
+                "sensitive": list(dict.fromkeys(_names(sensitive))),
+                "exclude": list(dict.fromkeys(_names(exclude))),
+            },
+            "training": {"estimator": estimator},
+        },
+        "the init options",
     )
     gov = init_project(path, config, policy, data)
     console.print(f"Created project [bold]{name}[/bold] ({tier} risk) in {gov.workspace.root}")

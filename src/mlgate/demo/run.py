@@ -103,6 +103,8 @@ def run_demo(path: Path, force: bool = False, database_url: str | None = None) -
 
 
 def _prepare(path: Path, force: bool) -> None:
+    if path.exists() and not path.is_dir():
+        raise ConflictError(f"{path} is a file; the demo needs a folder", hint="pass --path")
     if path.exists() and any(path.iterdir()):
         if not (path / MARKER).exists():
             raise ConflictError(

@@ -34,6 +34,7 @@ logger = logging.getLogger(__name__)
 MODES = ("batch", "rest", "stream")
 DEPLOY_STAGE = "deployment"
 DEPLOY_ROLES = ("ml_engineer", "admin")
+OUTPUT_COLUMNS = ("prediction", "score")
 
 
 def deploy(gov: Governance, mode: str = "batch", endpoint: str | None = None) -> Deployment:
@@ -150,6 +151,14 @@ def predict_file(
     """
     table_format(source)
     out_format = table_format(output)
+    if not source.is_file():
+        raise NotFoundError(f"data file {source} does not exist")
+    if not output.parent.is_dir():
+        raise NotFoundError(f"the folder of --output, {output.parent}, does not exist")
+    if output.resolve() == source.resolve():
+        raise ValidationError(
+            f"--output {output} is the input file; scoring would overwrite the data it reads"
+        )
     model_version = _scoring_version(gov, version)
     model = load_model_version(gov, model_version)
     input_sha = sha256_file(source)
@@ -209,6 +218,12 @@ def _scoring_version(gov: Governance, version: int | None) -> ModelVersion:
 def _score(
     model: Any, version: ModelVersion, chunk: pd.DataFrame, source: Path, positive: Any
 ) -> pd.DataFrame:
+    taken = [c for c in OUTPUT_COLUMNS if c in chunk.columns]
+    if taken:
+        raise ValidationError(
+            f"{source} already has column(s) {', '.join(taken)}, which scoring adds; rename "
+            "them so that no input is overwritten"
+        )
     features = conform(chunk, version.signature, str(source))
     result = chunk.copy()
     result["prediction"] = model.predict(features)

@@ -48,7 +48,20 @@ def feature_columns(gov: Governance, frame: pd.DataFrame) -> list[str]:
             f"mlgate.yaml excludes column(s) {', '.join(unknown)} that the data does not have"
         )
     dropped = {data.target, *data.exclude}
-    return [c for c in frame.columns if c not in dropped]
+    features = [c for c in frame.columns if c not in dropped]
+    unusable = [
+        c
+        for c in features
+        if column_kind(frame[c]) == "datetime"
+        or frame[c].map(lambda v: isinstance(v, list | dict | np.ndarray)).any()
+    ]
+    if unusable:
+        raise ValidationError(
+            f"column(s) {', '.join(unusable)} hold dates or nested values, which the training "
+            "pipeline cannot use as features",
+            hint="derive plain features from them, or list them under data.exclude in mlgate.yaml",
+        )
+    return features
 
 
 def estimator_factory(gov: Governance, frame: pd.DataFrame, features: list[str]) -> Any:
@@ -63,6 +76,11 @@ def estimator_factory(gov: Governance, frame: pd.DataFrame, features: list[str])
             hint="use a dotted class path such as sklearn.linear_model.LogisticRegression",
         ) from exc
 
+    if not isinstance(estimator_class, type):
+        raise ValidationError(
+            f"mlgate.yaml training.estimator '{training.estimator}' is not a class; "
+            "expected an estimator class such as sklearn.linear_model.LogisticRegression"
+        )
     categorical = [c for c in features if column_kind(frame[c]) != "numeric"]
     numeric = [c for c in features if c not in categorical]
 
@@ -189,7 +207,10 @@ def add_model(
 def _read_user_model(path: Path, trust: list[str], allow_pickle: bool) -> Any:
     if path.suffix == ".skops":
         data = path.read_bytes()
-        untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trust))
+        try:
+            untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trust))
+        except Exception as exc:  # skops raises zipfile and format errors of several types
+            raise ValidationError(f"{path.name} is not a readable skops file: {exc}") from exc
         if untrusted:
             raise ValidationError(
                 f"{path.name} needs types that skops does not trust by default: "

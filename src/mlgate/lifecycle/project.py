@@ -37,6 +37,8 @@ def init_project(
     half-made workspace. The documents the tier asks for are written to ``docs/`` as templates
     to fill, and ``data_file`` is registered as dataset ``train``.
     """
+    if root.exists() and not root.is_dir():
+        raise ValidationError(f"{root} is a file; a workspace needs a folder")
     workspace = Workspace(root)
     if workspace.config_path.exists():
         raise ConflictError(

@@ -108,6 +108,13 @@ class Governance:
         self.workspace = workspace
         self.config: WorkspaceConfig = config or workspace.load_config()
         self.actor = actor or current_user()
+        if store is None and workspace.local_store_missing():
+            raise NotFoundError(
+                f"the workspace's store {workspace.state_dir / 'mlgate.db'} is missing; the "
+                "project's evidence and trail live there, not in mlgate.yaml",
+                hint="restore the .mlgate folder from a backup, or point MLGATE_DATABASE_URL "
+                "at the team store that holds the project",
+            )
         self.store = store or Store(workspace.database_url)
         self.artifacts = ArtifactStore(workspace.artifact_url)
         self._policy: Policy | None = None

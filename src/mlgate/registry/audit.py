@@ -12,18 +12,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
 from sqlalchemy.orm import Session
 
-from mlgate.registry.models import AuditEvent, AuditHead
+from mlgate.registry.models import AuditEvent, AuditHead, Evidence, Project
 
 logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
+EVIDENCE_ACTIONS = frozenset({"document.submitted", "check.run"})
 
 
 def canonical_json(value: Any) -> str:
@@ -102,46 +104,105 @@ class ChainReport:
 
 
 def verify_chain(session: Session) -> ChainReport:
-    """Recompute the chain from the first event and name the first one that does not fit."""
-    events = session.execute(select(AuditEvent).order_by(AuditEvent.seq)).scalars().all()
+    """Recompute the chain from the first event and name the first one that does not fit.
+
+    Payloads are read as stored text, so a payload edited into invalid JSON is reported as
+    tampering rather than crashing the verification. A chain that verifies is then compared
+    with the stored state: a project without its creation event, or with more evidence than
+    events recording it, means events were removed and the tip rewritten.
+    """
+    rows = session.execute(
+        select(
+            AuditEvent.seq,
+            AuditEvent.project,
+            AuditEvent.actor,
+            AuditEvent.action,
+            AuditEvent.subject,
+            cast(AuditEvent.payload, Text).label("payload"),
+            AuditEvent.created_at,
+            AuditEvent.prev_hash,
+            AuditEvent.hash,
+        ).order_by(AuditEvent.seq)
+    ).all()
     head = session.get(AuditHead, 1)
 
     prev_hash, expected_seq = GENESIS, 1
-    for event in events:
-        problem = _first_problem(event, expected_seq, prev_hash)
+    for row in rows:
+        problem = _first_problem(row, expected_seq, prev_hash)
         if problem is not None:
             bad_seq, message = problem
-            return ChainReport(False, len(events), prev_hash, message, bad_seq)
-        prev_hash, expected_seq = event.hash, event.seq + 1
+            return ChainReport(False, len(rows), prev_hash, message, bad_seq)
+        prev_hash, expected_seq = row.hash, row.seq + 1
 
     tip_seq = expected_seq - 1
     if head is not None and (head.seq != tip_seq or head.hash != prev_hash):
         message = (
-            f"the chain ends at event {tip_seq} but its recorded tip is event {head.seq}: "
-            f"events {tip_seq + 1} to {head.seq} were removed, or the tip was altered"
+            f"the chain ends at event {tip_seq} but its recorded tip is event {head.seq} "
+            f"with another hash: events after {tip_seq} were removed, or the tip was altered"
         )
-        return ChainReport(False, len(events), prev_hash, message, tip_seq + 1)
-    if head is None and events:
-        return ChainReport(False, len(events), prev_hash, "the chain's tip record is missing", 1)
+        return ChainReport(False, len(rows), prev_hash, message, tip_seq + 1)
+    if head is None and rows:
+        return ChainReport(False, len(rows), prev_hash, "the chain's tip record is missing", 1)
 
-    message = f"audit chain OK: {len(events)} events, head {prev_hash[:12]}"
-    return ChainReport(True, len(events), prev_hash, message)
+    gap = _state_without_events(session, rows)
+    if gap is not None:
+        return ChainReport(False, len(rows), prev_hash, gap, None)
+    message = f"audit chain OK: {len(rows)} events, head {prev_hash[:12]}"
+    return ChainReport(True, len(rows), prev_hash, message)
 
 
-def _first_problem(event: AuditEvent, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
-    if event.seq != expected_seq:
+def _state_without_events(session: Session, rows: Sequence[Any]) -> str | None:
+    """Return how the stored state outruns the trail, or ``None`` when every row is recorded."""
+    created = {row.subject for row in rows if row.action == "project.created"}
+    recorded: dict[str | None, int] = {}
+    for row in rows:
+        if row.action in EVIDENCE_ACTIONS:
+            recorded[row.project] = recorded.get(row.project, 0) + 1
+
+    for project_id, name in session.execute(select(Project.id, Project.name)).all():
+        if f"project:{name}" not in created:
+            return (
+                f"project {name} has no creation event in the trail: events were removed "
+                "and the chain rebuilt, or the trail was replaced"
+            )
+        stored = session.execute(
+            select(func.count()).select_from(Evidence).where(Evidence.project_id == project_id)
+        ).scalar_one()
+        if stored > recorded.get(name, 0):
+            return (
+                f"project {name} holds {stored} evidence records but the trail records only "
+                f"{recorded.get(name, 0)}: events were removed and the chain rebuilt"
+            )
+    return None
+
+
+def _first_problem(row: Any, expected_seq: int, prev_hash: str) -> tuple[int, str] | None:
+    if row.seq != expected_seq:
         return expected_seq, (
             f"event {expected_seq} is missing: the chain jumps from event {expected_seq - 1} "
-            f"to event {event.seq} (removed or reordered)"
+            f"to event {row.seq} (removed or reordered)"
         )
-    if event.prev_hash != prev_hash:
-        return event.seq - 1, (
-            f"event {event.seq - 1} was altered or replaced: event {event.seq} recorded a "
+    if row.prev_hash != prev_hash:
+        return row.seq - 1, (
+            f"event {row.seq - 1} was altered or replaced: event {row.seq} recorded a "
             "different hash for the event before it"
         )
-    if event_hash(prev_hash, _content(event)) != event.hash:
-        return event.seq, (
-            f"event {event.seq} ({event.action} {event.subject} by {event.actor}) was altered: "
+    try:
+        payload = json.loads(row.payload) if isinstance(row.payload, str) else row.payload
+    except json.JSONDecodeError:
+        return row.seq, f"event {row.seq} was altered: its payload is no longer valid JSON"
+    content = {
+        "seq": row.seq,
+        "project": row.project,
+        "actor": row.actor,
+        "action": row.action,
+        "subject": row.subject,
+        "payload": payload,
+        "created_at": row.created_at,
+    }
+    if event_hash(prev_hash, content) != row.hash:
+        return row.seq, (
+            f"event {row.seq} ({row.action} {row.subject} by {row.actor}) was altered: "
             "its content no longer matches its hash"
         )
     return None

@@ -19,10 +19,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mlgate.errors import ConflictError, ValidationError
+from mlgate.errors import ConflictError, IntegrityError, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,12 @@ def upgrade(engine: Engine) -> None:
     try:
         with engine.connect() as connection:
             current = MigrationContext.configure(connection).get_current_revision()
-    except OperationalError as exc:
+    except DatabaseError as exc:
+        if engine.dialect.name == "sqlite" or not isinstance(exc, OperationalError):
+            raise IntegrityError(
+                f"{engine.url.database} cannot be read as an mlgate store: {exc.orig}",
+                hint="restore the workspace's .mlgate folder from a backup",
+            ) from exc
         raise ConflictError(
             f"cannot reach the database at {engine.url.render_as_string(hide_password=True)}: "
             f"{exc.orig}",
