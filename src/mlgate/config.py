@@ -95,9 +95,10 @@ class Workspace:
 
     def local_store_missing(self) -> bool:
         """Return whether this workspace keeps its own SQLite store and that file is gone."""
-        return "MLGATE_DATABASE_URL" not in os.environ and not (
-            self.state_dir / "mlgate.db"
-        ).is_file()
+        return (
+            "MLGATE_DATABASE_URL" not in os.environ
+            and not (self.state_dir / "mlgate.db").is_file()
+        )
 
     @property
     def artifact_url(self) -> str:

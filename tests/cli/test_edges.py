@@ -368,3 +368,45 @@ def test_dates_as_features_are_refused_with_the_fix(tmp_path: Path, cli: Cli) ->
     assert result.code == 2
     assert "column(s) when hold dates or nested values" in result.err
     assert "data.exclude" in result.err
+
+
+def test_scoring_an_undeployed_version_is_marked(workspace: Path, cli: Cli) -> None:
+    _deploy_low(workspace, cli)
+    assert cli("train", cwd=workspace).code == 0
+    result = cli("predict", "train.csv", "--version", "2", "--output", "v2.csv", cwd=workspace)
+    assert result.code == 0
+    assert "version 2 is not the deployed one" in result.err
+    from sqlalchemy import select
+
+    from mlgate.registry.models import AuditEvent
+
+    gov = Governance.open(workspace)
+    with gov.transaction() as session:
+        event = session.execute(
+            select(AuditEvent).where(AuditEvent.action == "batch.scored")
+        ).scalar_one()
+    assert event.payload["deployed"] is False
+
+
+def test_documents_refuse_infinite_numbers(workspace: Path, cli: Cli) -> None:
+    path = fill("business_case", workspace)
+    text = path.read_text()
+    import re
+
+    text = re.sub(r"quantity: [0-9.]+", "quantity: .inf", text, count=1)
+    path.write_text(text)
+    result = cli("doc", "submit", str(path), cwd=workspace)
+    assert result.code == 2
+    assert "quantity" in result.err
+    assert "finite" in result.err
+
+
+def test_medium_init_writes_no_template_others_must_file(tmp_path: Path, cli: Cli) -> None:
+    assert (
+        cli("init", "p", "--tier", "medium", "--target", "y", "--path", "ws", cwd=tmp_path).code
+        == 0
+    )
+    docs = {p.name for p in (tmp_path / "ws" / "docs").glob("*.yaml")}
+    assert "data_access_grant.yaml" not in docs
+    assert "user_acceptance.yaml" not in docs
+    assert {"business_case.yaml", "risk_assessment.yaml", "emergency_contacts.yaml"} <= docs

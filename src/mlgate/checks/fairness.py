@@ -374,7 +374,12 @@ def _summary(attributes: list[str], metrics: Mapping[str, float | int | str | No
         eo = metrics[f"{attribute}.equalized_odds_difference"]
         dp_text = "n/a" if dp is None else f"{dp:.3f}"
         eo_text = "n/a" if eo is None else f"{eo:.3f}"
-        parts.append(f"{attribute}: DP difference {dp_text}, EO difference {eo_text}")
+        di = metrics.get(f"{attribute}.disparate_impact_ratio")
+        di_text = "n/a" if di is None else f"{di:.3f}"
+        parts.append(
+            f"{attribute}: DP difference {dp_text}, EO difference {eo_text}, "
+            f"disparate impact {di_text}"
+        )
     return "; ".join(parts)
 
 

@@ -542,6 +542,11 @@ def predict(
     with _progress() as bar:
         run = predict_file(gov, source, output, version, chunk_rows, _reporter(bar, "scoring"))
     console.print(f"Scored {run.rows} rows with model version {run.model_version} -> {run.output}")
+    if not run.deployed:
+        err_console.print(
+            f"[yellow]note:[/yellow] version {run.model_version} is not the deployed one; use "
+            "such scores for validation, not for decisions"
+        )
 
 
 @app.command()

@@ -26,6 +26,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    FiniteFloat,
     StringConstraints,
     ValidationInfo,
     field_validator,
@@ -69,7 +70,7 @@ Text = Annotated[
 Email = Annotated[Text, AfterValidator(_email)]
 Phone = Annotated[Text, AfterValidator(_phone)]
 Day = Annotated[date, BeforeValidator(_filled)]
-Number = Annotated[float, BeforeValidator(_filled)]
+Number = Annotated[FiniteFloat, BeforeValidator(_filled)]
 Flag = Annotated[bool, BeforeValidator(_filled)]
 Level = Annotated[Literal["low", "medium", "high"], BeforeValidator(_filled)]
 

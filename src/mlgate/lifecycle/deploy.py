@@ -134,6 +134,7 @@ class ScoringRun:
     output: Path
     input_sha256: str
     output_sha256: str
+    deployed: bool = True
 
 
 def predict_file(
@@ -185,7 +186,14 @@ def predict_file(
         raise
     os.replace(partial, output)
 
-    run = ScoringRun(model_version.version, rows, output, input_sha, sha256_file(output))
+    run = ScoringRun(
+        model_version.version,
+        rows,
+        output,
+        input_sha,
+        sha256_file(output),
+        _is_deployed(gov, model_version),
+    )
     with gov.transaction() as session:
         gov.audit(
             session,
@@ -195,6 +203,7 @@ def predict_file(
                 "rows": rows,
                 "input": source.name,
                 "input_sha256": input_sha,
+                "deployed": run.deployed,
                 "output": output.name,
                 "output_sha256": run.output_sha256,
             },
@@ -205,7 +214,14 @@ def predict_file(
 
 def _scoring_version(gov: Governance, version: int | None) -> ModelVersion:
     if version is not None:
-        return get_model_version(gov, version)
+        chosen = get_model_version(gov, version)
+        if not _is_deployed(gov, chosen):
+            logger.warning(
+                "scoring with model version %d, which is not the version deployed for batch "
+                "use; the run is recorded as such",
+                chosen.version,
+            )
+        return chosen
     deployed = deployed_version(gov, "batch")
     if deployed is None:
         raise NotFoundError(
@@ -213,6 +229,11 @@ def _scoring_version(gov: Governance, version: int | None) -> ModelVersion:
             hint="deploy one with `mlgate deploy --mode batch`, or name one with --version N",
         )
     return deployed
+
+
+def _is_deployed(gov: Governance, version: ModelVersion) -> bool:
+    deployed = deployed_version(gov, "batch")
+    return deployed is not None and deployed.id == version.id
 
 
 def _score(

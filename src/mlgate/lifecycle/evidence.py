@@ -133,7 +133,7 @@ def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
             "document.submit",
             "document:user_acceptance",
             f"{gov.actor} registered model version {version.version} and may not sign its "
-            "user acceptance: a business user must",
+            "user acceptance: a business owner who did not build it must sign",
         )
     with gov.transaction() as session:
         roles = gov.roles_of(session, gov.actor)

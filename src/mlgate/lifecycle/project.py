@@ -22,6 +22,9 @@ from mlgate.tabular import read_table
 logger = logging.getLogger(__name__)
 
 OWNER_ROLES = ("admin", "data_scientist")
+# Records someone other than the owner files (a grant by the data owner, acceptance by the
+# business) or that a command makes (a deployment): no template is written for them.
+SIGNED_BY_OTHERS = ("deployment", "data_access_grant", "user_acceptance")
 
 
 def init_project(
@@ -146,7 +149,7 @@ def write_templates(folder: Path, policy: Policy, tier: str) -> list[Path]:
         for req in stage.requirements
         if req.applies_to(tier)
         and req.kind in ("document", "record")  # type: ignore[arg-type]
-        and req.record != "deployment"
+        and (req.document or req.record) not in SIGNED_BY_OTHERS
     ]
     written = []
     for kind in dict.fromkeys(k for k in kinds if k):
