@@ -502,3 +502,16 @@ def test_german_credit_eda(german):
     ages = {r["group"]: r["n"] for r in result.tables["groups"] if r["attribute"] == "age"}
     assert sum(ages.values()) == 1000
     assert json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_extreme_values_get_quantile_bins_instead_of_an_error():
+    from mlgate.checks.base import CheckInput
+    from mlgate.checks.eda import check_eda
+
+    frame = pd.DataFrame(
+        {"x": [-1e308, 0.0, 1.0, 2.0, 1e308, float("inf")] * 10, "y": [0, 1] * 30}
+    )
+    result = check_eda(CheckInput(frame, target="y"), {})
+    figure = next(f for f in result.figures if f.name == "distribution:x")
+    assert sum(figure.series[0].y) == 50  # the 10 infinite values are left out, not binned
+    assert "10 infinite left out" in figure.title

@@ -255,7 +255,16 @@ def missing_patterns(frame: pd.DataFrame, top: int = TOP_PATTERNS) -> dict[str, 
 
 
 def check_eda(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
-    """Describe the data, its missingness, correlations, relation to the label and groups."""
+    """Describe the data, its missingness, correlations, relation to the label and groups.
+
+    Sums over values near the largest float overflow to infinity; such a statistic is then
+    reported as not available (``None``), so the overflow itself is not worth a warning.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _check_eda(inp, thresholds)
+
+
+def _check_eda(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
     limits = _limits(thresholds)
     reject_duplicate_columns(inp.data)
     columns = _analysed_columns(inp)
@@ -443,7 +452,11 @@ def _histogram(name: str, series: pd.Series) -> Figure:
     values = _floats(series)
     finite = values[np.isfinite(values)]
     low, high = float(finite.min()), float(finite.max())
-    if np.all(finite == np.round(finite)) and high - low < 2**53:
+    if not math.isfinite(high - low):
+        # A span wider than the largest float (values near +-1e308): equal-width bins cannot
+        # be computed, so the bins follow the quantiles instead.
+        edges = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, HIST_BINS + 1)))
+    elif np.all(finite == np.round(finite)) and high - low < 2**53:
         # Whole numbers: bins of a whole width centred on the values, so no bin is empty
         # merely because it falls between two integers.
         width = math.ceil((high - low + 1) / HIST_BINS)
