@@ -234,6 +234,10 @@ def test_dropping_a_sensitive_name_from_the_config_changes_nothing(
     gov = Governance.open(workspace)
     assert gov.config.data.sensitive == []
     assert gov.sensitive == ["group"]
+    from mlgate.lifecycle.evidence import run_check
+
+    _, result = run_check(gov, "group_sizes")  # still checked as a sensitive attribute
+    assert result.metrics["group.n_groups"] == 2
     assert "no longer declares group sensitive" in cli("status", cwd=workspace).out
 
 

@@ -78,7 +78,9 @@ ROBUST_Z_LIMIT = 3.5
 ROBUST_Z_SCALE = 0.6745  # the normal 0.75 quantile: makes the MAD estimate the standard deviation
 IQR_FACTOR = 1.5
 HIGH_CARDINALITY_LEVELS = 50
-MAX_MULTIVARIATE_ROWS = 100_000
+# Scoring dominates the forest's cost; 20,000 rows estimate an outlier share of 2 % to within
+# about +-0.2 percentage points (one standard error 0.1), which is all the verdict needs.
+MAX_MULTIVARIATE_ROWS = 20_000
 MIN_MULTIVARIATE_ROWS = 100  # below, an isolation forest flags a few % of clean rows by chance
 
 DEFAULTS: dict[str, float] = {

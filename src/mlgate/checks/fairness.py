@@ -183,12 +183,13 @@ def check_fairness(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckRes
         a for a in attributes if metrics.get(f"{a}.demographic_parity_difference") is not None
     ]
     if not compared:
-        findings.append(
+        findings.insert(
+            0,
             Finding(
                 "fail",
                 "insufficient evidence for every sensitive attribute: no attribute has two groups "
                 f"of at least {limits['min_group_size']:g} rows, so fairness cannot be shown",
-            )
+            ),
         )
     status = worst([f.severity for f in findings if f.severity != "info"])
     return CheckResult(
