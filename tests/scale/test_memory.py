@@ -3,9 +3,9 @@
 What is asserted, and why: profile_file and then drift_files run in one fresh process on two
 Parquet files of 2M rows x 25 columns (20 numeric, 5 text: the benchmark's shape). The process's
 peak RSS (``VmHWM``, reset after the imports) minus its RSS once the libraries are imported must
-stay below ``(2 GiB - that baseline) x 2M / 10M``: the budget a check may spend per row if it is to check
-10M rows within 2 GiB. Charging every byte above the baseline to the rows is conservative: the
-batch buffers and allocator pools are the same at any size, so a run that fits the budget at 2M
+stay below ``(2 GiB - that baseline) x 2M / 10M``: the budget a check may spend per row if it is to
+check 10M rows within 2 GiB. Charging every byte above the baseline to the rows is conservative:
+the batch buffers and allocator pools are the same at any size, so a run that fits the budget at 2M
 rows fits it with more room at 10M (``benchmarks/RESULTS.md`` measures the 10M run itself).
 """
 
