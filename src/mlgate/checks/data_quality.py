@@ -588,13 +588,28 @@ def _multivariate(
 
     z_limit = limits["multivariate_outlier_z"]
     found = multivariate_outliers(numeric, seed=seed, z_limit=z_limit)
+    logger.info("data_quality: isolation forest scored %d rows", found["n_rows_scored"])
+    return multivariate_findings(found, n_columns, n_rows, z_limit, limits, metrics)
+
+
+def multivariate_findings(
+    found: Mapping[str, Any],
+    n_columns: int,
+    n_rows: int,
+    z_limit: float,
+    limits: Mapping[str, float],
+    metrics: dict[str, float | int | None],
+) -> tuple[dict[str, float | int | None], list[Finding]]:
+    """Turn an isolation-forest count (:func:`multivariate_outliers`) into metrics and findings.
+
+    Shared with the out-of-core path, which counts the same way on a sample it draws itself.
+    """
     share = found["outlier_share"]
     metrics.update(
         multivariate_outlier_share=share,
         multivariate_outlier_rows=found["n_outliers"],
         multivariate_rows_scored=found["n_rows_scored"],
     )
-    logger.info("data_quality: isolation forest scored %d rows", found["n_rows_scored"])
 
     findings = []
     if found["n_complete_rows"] < n_rows:

@@ -268,40 +268,4 @@ def _multivariate(
     z_limit = limits["multivariate_outlier_z"]
     found = dq.multivariate_outliers(sample, seed=seed, z_limit=z_limit)
     found["n_complete_rows"] = int(complete.size)
-    return _multivariate_result(found, n_columns, n_rows, z_limit, limits, metrics)
-
-
-def _multivariate_result(
-    found: Mapping[str, Any],
-    n_columns: int,
-    n_rows: int,
-    z_limit: float,
-    limits: Mapping[str, float],
-    metrics: dict[str, float | int | None],
-) -> tuple[dict[str, float | int | None], list[Finding]]:
-    share = found["outlier_share"]
-    metrics.update(
-        multivariate_outlier_share=share,
-        multivariate_outlier_rows=found["n_outliers"],
-        multivariate_rows_scored=found["n_rows_scored"],
-    )
-
-    findings = []
-    if found["n_complete_rows"] < n_rows:
-        message = (
-            f"multivariate outliers scored on the {found['n_complete_rows']} of {n_rows} rows "
-            f"whose {n_columns} numeric columns are all finite"
-        )
-        findings.append(Finding("info", message, None, found["n_complete_rows"]))
-    if share is None:
-        message = "multivariate outliers not counted: the isolation-forest scores have no spread"
-        findings.append(Finding("info", message))
-    elif share > limits["max_multivariate_outlier_share"]:
-        message = (
-            f"{found['n_outliers']} of {found['n_rows_scored']} scored rows ({share:.1%}) are "
-            f"multivariate outliers (robust z-score of the isolation-forest anomaly score > "
-            f"{z_limit:g}, over {n_columns} numeric columns); limit "
-            f"{limits['max_multivariate_outlier_share']:.1%}"
-        )
-        findings.append(Finding("fail", message, None, share))
-    return metrics, findings
+    return dq.multivariate_findings(found, n_columns, n_rows, z_limit, limits, metrics)
