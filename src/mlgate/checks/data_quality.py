@@ -515,6 +515,15 @@ def count_duplicate_rows(frame: pd.DataFrame) -> int:
     return int(frame[candidates].duplicated(keep="first").sum())
 
 
+def complete_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Return which rows have a finite value in every column, one column at a time."""
+    mask = np.ones(len(frame), dtype=bool)
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position].to_numpy(dtype=np.float64, na_value=np.nan)
+        mask &= np.isfinite(column)
+    return mask
+
+
 def multivariate_outliers(
     frame: pd.DataFrame,
     *,
@@ -532,15 +541,17 @@ def multivariate_outliers(
     """
     if not z_limit > 0:
         raise ValidationError(f"z_limit must be > 0; got {z_limit}")
-    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
-    values = values[np.isfinite(values).all(axis=1)]
-    n_complete = len(values)
+    positions = np.flatnonzero(complete_rows(frame))
+    n_complete = positions.size
     if n_complete == 0:
         raise ValidationError("no row has finite values in every numeric column; expected one")
 
     if n_complete > max_rows:
         rng = np.random.default_rng(seed)
-        values = values[np.sort(rng.choice(n_complete, size=max_rows, replace=False))]
+        positions = positions[np.sort(rng.choice(n_complete, size=max_rows, replace=False))]
+    # Only the scored rows become a matrix: a whole 1M x 20 float matrix (and its filtered
+    # copy) would cost hundreds of MiB for rows the forest never sees.
+    values = frame.iloc[positions].to_numpy(dtype=np.float64, na_value=np.nan, copy=True)
     for j in range(values.shape[1]):
         # The same log scale as the per-column rule: on the raw scale the long tail of an
         # amount would isolate quickly and every large ordinary amount would count.
@@ -578,7 +589,7 @@ def _multivariate(
             f"more than two distinct values, need 2"
         )
         return metrics, [Finding("info", message)]
-    complete = int(np.isfinite(numeric.to_numpy(np.float64, na_value=np.nan)).all(axis=1).sum())
+    complete = int(complete_rows(numeric).sum())
     if complete < MIN_MULTIVARIATE_ROWS:
         message = (
             f"multivariate outlier scoring skipped: {complete} rows have every numeric column "
