@@ -8,8 +8,8 @@ process, and prints one JSON line per check with the wall time and the process's
 (``ru_maxrss``, which includes the interpreter and imported libraries).
 
 Usage:
-    python benchmarks/big_files.py --rows 10000000 --format parquet --dir /tmp/mlgate-big
-    python benchmarks/big_files.py --rows 10000000 --format csv --dir /tmp/mlgate-big --keep
+    python benchmarks/big_files.py --rows 10000000 --format parquet --dir DIR
+    python benchmarks/big_files.py --rows 10000000 --format csv --dir DIR --keep
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--format", choices=["parquet", "csv"], default="parquet")
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/mlgate-big"))
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "mlgate-big")
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--out", type=Path, help="write the results here as JSON")
     parser.add_argument("--checks", default="profile_file,drift_files")

@@ -321,18 +321,11 @@ def data_infer(
 @data_app.command("list")
 def data_list() -> None:
     """List the registered dataset versions."""
+    from mlgate.registry.models import DatasetVersion
+
     gov = _gov()
     with gov.transaction() as session:
-        from sqlalchemy import select
-
-        from mlgate.registry.models import DatasetVersion
-
-        project = gov.project(session)
-        rows = session.execute(
-            select(DatasetVersion)
-            .where(DatasetVersion.project_id == project.id)
-            .order_by(DatasetVersion.id)
-        ).scalars()
+        rows = gov.project_rows(session, DatasetVersion)
         for d in rows:
             console.print(
                 f"{d.id:>4} {d.name:<10} {d.n_rows:>8} rows  {d.sha256[:12]}  "
@@ -373,18 +366,11 @@ def model_add(
 @model_app.command("list")
 def model_list() -> None:
     """List the registered model versions."""
+    from mlgate.registry.models import ModelVersion
+
     gov = _gov()
     with gov.transaction() as session:
-        from sqlalchemy import select
-
-        from mlgate.registry.models import ModelVersion
-
-        project = gov.project(session)
-        rows = session.execute(
-            select(ModelVersion)
-            .where(ModelVersion.project_id == project.id)
-            .order_by(ModelVersion.version)
-        ).scalars()
+        rows = gov.project_rows(session, ModelVersion)
         for m in rows:
             console.print(
                 f"v{m.version:<3} {m.estimator}  {m.artifact_sha256[:12]}  "

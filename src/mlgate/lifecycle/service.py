@@ -255,14 +255,18 @@ class Governance:
             hint=f"an admin runs: mlgate member add {self.actor} --role {_suggested(roles)}",
         )
 
+    def project_rows(self, session: Session, model: type[Any]) -> list[Any]:
+        """Return this project's rows of table ``model`` (datasets, models...), oldest first."""
+        project = self.project(session)
+        stmt = select(model).where(model.project_id == project.id).order_by(model.id)
+        return list(session.execute(stmt).scalars())
+
     def snapshot(self, session: Session, now: datetime | None = None) -> Snapshot:
         """Load every fact the gates depend on."""
         project = self.project(session)
-        pid = project.id
 
         def rows(model: type[Any]) -> list[Any]:
-            stmt = select(model).where(model.project_id == pid).order_by(model.id)
-            return list(session.execute(stmt).scalars())
+            return self.project_rows(session, model)
 
         datasets: dict[str, DatasetVersion] = {}
         for dataset in rows(DatasetVersion):
