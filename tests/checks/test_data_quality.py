@@ -506,3 +506,40 @@ def test_multivariate_skips_target_flags_incomplete_rows_and_small_frames():
 def test_multivariate_z_limit_is_validated():
     with pytest.raises(ValidationError, match=r"z_limit must be > 0; got -1"):
         dq.multivariate_outliers(planted(), z_limit=-1)
+
+
+def test_columns_profiled_in_parallel_give_the_sequential_result(monkeypatch):
+    rng = np.random.default_rng(4)
+    n = 60_000
+    frame = pd.DataFrame(
+        {
+            "amount": rng.lognormal(3, 1, n),
+            "score": np.where(rng.random(n) < 0.05, np.nan, rng.normal(size=n)),
+            "flag": rng.integers(0, 2, n),
+            "city": rng.choice(["Lyon", "lyon ", "Paris"], n),
+        }
+    )
+    inp = CheckInput(data=frame)
+
+    monkeypatch.setattr(dq, "PARALLEL_MIN_ROWS", 10**12)
+    sequential = dq.check_data_quality(inp, {}).to_dict()
+    monkeypatch.setattr(dq, "PARALLEL_MIN_ROWS", 0)
+    parallel = dq.check_data_quality(inp, {}).to_dict()
+
+    assert parallel == sequential
+    assert [p["column"] for p in parallel["tables"]["profile"]] == list(frame.columns)
+
+
+@pytest.mark.parametrize(
+    ("values", "expected"),
+    [
+        ([1.0, 1.0, 2.0, 2.0, np.nan], False),
+        ([1.0, 2.0, 3.0], True),
+        ([0.0, np.inf, -np.inf, 5.0, 5.0], False),
+        ([7.0, 7.0, 7.0], False),
+        ([1.0, 2.0], False),
+    ],
+)
+def test_has_spread_needs_a_third_distinct_finite_value(values, expected):
+    assert dq.has_spread(pd.Series(values)) is expected
+    assert dq.has_spread(pd.Series(["a", "b", "c"])) is False

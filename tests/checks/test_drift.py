@@ -453,3 +453,28 @@ def test_count_vectors_are_validated():
         drift.psi([1, 2], [1, 2], epsilon=0)
     with pytest.raises(ValidationError, match=r"strictly increasing finite edges"):
         drift.histogram([1.0], [1.0], bins=[2.0, 1.0])
+
+
+def test_columns_compared_in_parallel_give_the_sequential_result(monkeypatch):
+    rng = np.random.default_rng(3)
+    n = 60_000
+    reference = pd.DataFrame(
+        {
+            "a": rng.normal(size=n),
+            "b": rng.integers(0, 4, n),
+            "c": rng.choice(["x", "y", "z"], n),
+            "d": np.where(rng.random(n) < 0.1, np.nan, rng.lognormal(size=n)),
+        }
+    )
+    current = reference.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    current["a"] += 1.0
+    inp = CheckInput(data=current, reference=reference)
+
+    monkeypatch.setattr(drift, "PARALLEL_MIN_ROWS", 10**12)
+    sequential = drift.check_drift(inp, {}).to_dict()
+    monkeypatch.setattr(drift, "PARALLEL_MIN_ROWS", 0)
+    parallel = drift.check_drift(inp, {}).to_dict()
+
+    assert parallel == sequential
+    assert parallel["metrics"]["a.drifted"] is True
+    assert [row["feature"] for row in parallel["tables"]["features"]] == ["a", "b", "c", "d"]

@@ -208,7 +208,7 @@ def _profiles(
     for i, column in enumerate(scan.columns):
         series = column.materialize()
         profiles.append(dq._profile(series, scan.n_rows, limits))
-        if profiles[-1]["kind"] == "numeric" and dq._has_spread(series):
+        if dq.has_spread(series):
             spread.add(column.name)
         del series
         if progress is not None:
