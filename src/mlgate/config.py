@@ -10,10 +10,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 from pydantic import ValidationError as PydanticValidationError
 
 from mlgate.errors import NotFoundError, ValidationError
@@ -34,14 +42,166 @@ class DataConfig(BaseModel):
     exclude: list[str] = Field(default_factory=list)
 
 
-class TrainingConfig(BaseModel):
-    """The estimator ``mlgate train`` builds: a dotted class path and its parameters."""
+class _Section(BaseModel):
+    """A settings section that names the keys it takes when it meets one it does not know."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = [str(k) for k in data if k not in cls.model_fields]
+            if unknown:
+                raise ValueError(
+                    f"unknown key(s) {', '.join(unknown)}; expected {', '.join(cls.model_fields)}"
+                )
+        return data
+
+
+class CvConfig(_Section):
+    """How training data is split for cross-validation: stratified, by group or by time.
+
+    ``group_column`` (scheme ``group``) and ``time_column`` (scheme ``time``) only split the
+    rows; they are never features. Without ``time_column``, the time scheme uses the column
+    the dataset's data contract marks ``timestamp: true``.
+    """
+
+    scheme: Literal["stratified", "group", "time"] = "stratified"
+    folds: int = Field(default=5, ge=2)
+    group_column: str | None = Field(default=None, min_length=1)
+    time_column: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _columns_fit_scheme(self) -> CvConfig:
+        if self.scheme == "group" and self.group_column is None:
+            raise ValueError(
+                "scheme 'group' needs group_column: the column whose groups stay whole"
+            )
+        if self.group_column is not None and self.scheme != "group":
+            raise ValueError(f"group_column applies to scheme 'group'; got scheme '{self.scheme}'")
+        if self.time_column is not None and self.scheme != "time":
+            raise ValueError(f"time_column applies to scheme 'time'; got scheme '{self.scheme}'")
+        return self
+
+
+class ParamSpec(_Section):
+    """The range one hyperparameter is searched in.
+
+    ``int`` and ``float`` take ``low`` and ``high`` (and ``log`` to search on a log scale, which
+    needs ``low > 0``); ``categorical`` takes ``choices``.
+    """
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[str | int | float | bool | None] | None = None
+
+    @model_validator(mode="after")
+    def _fits_type(self) -> ParamSpec:
+        if self.type == "categorical":
+            if self.low is not None or self.high is not None or self.log:
+                raise ValueError(
+                    "low, high and log apply to int and float; categorical takes choices"
+                )
+            if not self.choices:
+                raise ValueError("type categorical needs a non-empty list of choices")
+            return self
+        if self.choices is not None:
+            raise ValueError(f"choices apply to categorical; type {self.type} takes low and high")
+        if self.low is None or self.high is None:
+            raise ValueError(f"type {self.type} needs low and high")
+        if self.type == "int" and not (self.low.is_integer() and self.high.is_integer()):
+            raise ValueError(
+                f"type int needs whole bounds; got low {self.low:g}, high {self.high:g}"
+            )
+        if self.low > self.high:
+            raise ValueError(f"low {self.low:g} is above high {self.high:g}; expected low <= high")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log needs low > 0; got low {self.low:g}")
+        return self
+
+
+SearchSpace = dict[str, ParamSpec]
+
+
+class SearchConfig(_Section):
+    """The hyperparameter search: how many trials, how long at most, what to maximise, where.
+
+    ``metric`` is a scikit-learn scorer name; left out, it is ``roc_auc`` for a binary target
+    and ``accuracy`` otherwise. ``trials`` counts completed trials, so an interrupted search
+    that is run again only runs the missing ones.
+    """
+
+    trials: int = Field(default=20, ge=1)
+    timeout_seconds: float | None = Field(default=None, gt=0)
+    metric: str | None = None
+    space: SearchSpace = Field(default_factory=dict)
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, metric: str | None) -> str | None:
+        from sklearn.metrics import get_scorer_names
+
+        if metric is not None and metric not in get_scorer_names():
+            common = "roc_auc, accuracy, balanced_accuracy, average_precision, f1, neg_log_loss"
+            raise ValueError(
+                f"unknown metric '{metric}'; expected a scikit-learn scorer name such as "
+                f"{common} (sklearn.metrics.get_scorer_names() lists them all)"
+            )
+        return metric
+
+
+class CandidateConfig(_Section):
+    """One model compared in model selection: its estimator, fixed params and search space."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")
+    estimator: str = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+    space: SearchSpace = Field(default_factory=dict)
+
+
+class TrainingConfig(_Section):
+    """How ``mlgate train`` builds, cross-validates, searches and selects the model.
+
+    Only ``estimator``, ``params`` and ``seed`` are needed: they describe the one model plain
+    ``mlgate train`` fits. ``cv``, ``search`` and ``candidates`` add cross-validation, an Optuna
+    search and model selection; docs/training.md explains each.
+    """
 
     estimator: str = "sklearn.ensemble.HistGradientBoostingClassifier"
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
+    cv: CvConfig = Field(default_factory=CvConfig)
+    search: SearchConfig | None = None
+    candidates: list[CandidateConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _candidates_consistent(self) -> TrainingConfig:
+        names = [c.name for c in self.candidates]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"candidate name(s) {', '.join(repeated)} appear more than once")
+        if self.candidates and self.search is not None and self.search.space:
+            raise ValueError(
+                "search.space describes training.estimator, which candidates replace; give each "
+                "candidate its own space"
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unused(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Keep a written mlgate.yaml as short as before for a project that uses none of the
+        # cross-validation, search or selection settings.
+        data = handler(self)
+        if self.cv == CvConfig():
+            data.pop("cv", None)
+        if self.search is None:
+            data.pop("search", None)
+        if not self.candidates:
+            data.pop("candidates", None)
+        return data
 
 
 class WorkspaceConfig(BaseModel):

@@ -23,6 +23,12 @@ EXPECTED = {
     "holdout_accuracy": (True, False),
     "determinism": (True, False),
     "performance": (True, False),
+    "business_accuracy": (True, False),
+    "challenger": (True, False),
+    "fitting": (True, False),
+    "slices": (True, False),
+    "stability": (True, False),
+    "run_logs": (True, False),
     "fairness": (True, False),
     "drift": (False, True),
 }

@@ -99,7 +99,7 @@ def test_default_policy_low_tier_has_far_fewer_requirements_than_high() -> None:
         for tier in TIERS
     }
 
-    assert counts == {"low": 6, "medium": 25, "high": 29}
+    assert counts == {"low": 6, "medium": 31, "high": 35}
     low = {r.id for s in policy.stage_ids for r in policy.requirements_for(s, "low")}
     assert low == {
         "business_case",

@@ -10,19 +10,25 @@ merged by the caller; missing keys take the spec's defaults) and returns a
 from __future__ import annotations
 
 from mlgate.checks import (
+    business,
+    challenger,
     contract,
     data_quality,
     drift,
     eda,
     explanation,
     fairness,
+    fitting,
     group_sizes,
     labels,
     leakage,
+    logs,
     model_quality,
     representation,
     robustness,
     sensitive,
+    slices,
+    stability,
 )
 from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series
 from mlgate.errors import NotFoundError
@@ -37,6 +43,11 @@ REGISTRY: dict[str, CheckSpec] = {
         model_quality.HOLDOUT_SPEC,
         model_quality.DETERMINISM_SPEC,
         model_quality.PERFORMANCE_SPEC,
+        fitting.SPEC,
+        slices.SPEC,
+        stability.SPEC,
+        business.SPEC,
+        challenger.SPEC,
         fairness.SPEC,
         drift.SPEC,
         sensitive.SPEC,
@@ -46,6 +57,7 @@ REGISTRY: dict[str, CheckSpec] = {
         eda.SPEC,
         explanation.SPEC,
         robustness.SPEC,
+        logs.SPEC,
     )
 }
 

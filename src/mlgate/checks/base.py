@@ -106,6 +106,11 @@ class CheckInput:
     ``reference`` is the baseline a comparison needs (for drift, the training data, with ``data``
     the current window). ``model`` is a fitted scikit-learn compatible estimator whose
     ``predict`` (and ``predict_proba`` where it has one) takes ``data[features]``.
+    ``model_artifact`` is the stored, hash-checked bytes ``model`` was loaded from, and
+    ``model_loader`` how another process rebuilds it, for checks that score it afresh.
+    ``documents`` holds the content of the project's accepted documents by kind (the business
+    case's success metrics are thresholds). ``champion`` is the deployed version a challenger
+    is compared with (see :class:`mlgate.checks.challenger.Champion`), or ``None``.
     """
 
     data: pd.DataFrame
@@ -118,6 +123,26 @@ class CheckInput:
     reference: pd.DataFrame | None = None
     holdout: pd.DataFrame | None = None
     seed: int = 0
+    # The data contract's timestamp column, for checks that cut the rows into time windows.
+    time_column: str | None = None
+    model_artifact: bytes | None = None
+    model_loader: ModelLoader | None = None
+    documents: Mapping[str, dict[str, Any]] | None = None
+    champion: Any | None = None
+    # For the run_logs check: project, model_version, model_sha256 and the log files' lines.
+    run_log: Mapping[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ModelLoader:
+    """How another Python process rebuilds a model from its artifact bytes.
+
+    ``function`` is an importable ``module:function`` called as ``function(data, **options)``;
+    ``options`` must be JSON-serialisable, as they cross into that process in a file.
+    """
+
+    function: str
+    options: Mapping[str, Any] = field(default_factory=dict)
 
 
 CheckFunction = Callable[[CheckInput, Mapping[str, float]], CheckResult]

@@ -6,8 +6,10 @@ Four checks live here:
   cross-validation and reports accuracy, ROC AUC and F1 on the training and validation folds,
   and the gap between them (a large gap means over-fitting);
 - ``holdout_accuracy`` scores the fitted ``CheckInput.model`` on the hold-out frame;
-- ``determinism`` predicts the same rows twice and in shuffled order, and requires equal outputs;
-- ``performance`` times training, single-row latency and batch throughput.
+- ``determinism`` predicts the same rows twice, in shuffled order, and in a fresh Python process
+  that loads the model from its stored artifact, and requires equal outputs;
+- ``performance`` times training, single-row latency and batch throughput, and records the
+  hardware and software it ran on.
 
 For a binary target, F1, precision and recall are those of ``positive_label``, and the ROC AUC
 uses the probability of that class, read from ``predict_proba`` through ``model.classes_`` (never
@@ -36,6 +38,7 @@ from sklearn.metrics import (
 )
 from sklearn.model_selection import StratifiedKFold, cross_validate
 
+from mlgate.checks._fresh_process import portable, score_in_fresh_process
 from mlgate.checks.base import (
     CheckInput,
     CheckResult,
@@ -47,6 +50,7 @@ from mlgate.checks.base import (
     worst,
 )
 from mlgate.errors import ValidationError
+from mlgate.hardware import describe_environment
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +67,16 @@ HOLDOUT_DEFAULTS: dict[str, float] = {
     "min_precision": 0.5,
     "min_recall": 0.5,
 }
-DETERMINISM_DEFAULTS: dict[str, float] = {"tolerance": 1e-9, "max_rows": 10_000}
+DETERMINISM_DEFAULTS: dict[str, float] = {
+    "tolerance": 1e-9,
+    "max_rows": 10_000,
+    "fresh_process_timeout_seconds": 600,
+}
+FRESH_SUMMARY: dict[str, str] = {
+    "ran": "",
+    "not run": " (the fresh-process comparison did not run)",
+    "failed": "; the stored model could not be scored in a fresh process",
+}
 PERFORMANCE_DEFAULTS: dict[str, float] = {
     "max_training_seconds": 600,
     "max_latency_p99_ms": 100,
@@ -72,6 +85,8 @@ PERFORMANCE_DEFAULTS: dict[str, float] = {
     "latency_budget_seconds": 10,
 }
 SCORES = ("accuracy", "roc_auc", "f1")
+THROUGHPUT_BATCH_ROWS = 1000  # the fixed batch size throughput is compared at across machines
+THROUGHPUT_REPEATS = 3  # timings of that batch; the median is kept
 
 
 def feature_columns(inp: CheckInput, frame: pd.DataFrame) -> list[str]:
@@ -344,7 +359,11 @@ def _below_minimum(
 
 
 def check_determinism(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
-    """Predict the same rows twice and in shuffled order; any different output fails."""
+    """Predict the same rows twice, in shuffled order and in a fresh process; compare outputs.
+
+    The fresh process loads the model from ``inp.model_artifact`` with ``inp.model_loader``;
+    without them that comparison is reported as not run.
+    """
     limits = {**DETERMINISM_DEFAULTS, **thresholds}
     model = _require_model(inp)
     _require_rows(inp.data)
@@ -355,8 +374,9 @@ def check_determinism(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     tolerance = limits["tolerance"]
     repeat_bad, repeat_diff = _mismatch(first, second, tolerance)
     order_bad, order_diff = _mismatch(first, shuffled, tolerance)
+    fresh_bad, fresh_metrics, fresh_findings = _fresh_comparison(inp, x, first, limits)
 
-    mismatched = repeat_bad | order_bad
+    mismatched = repeat_bad | order_bad | fresh_bad
     n_mismatched = int(mismatched.sum())
     diffs = [d for d in (repeat_diff, order_diff) if d is not None]
     metrics: dict[str, float | int | str | None] = {
@@ -365,12 +385,72 @@ def check_determinism(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
         "n_mismatched_repeat": int(repeat_bad.sum()),
         "n_mismatched_shuffled": int(order_bad.sum()),
         "max_abs_diff": max(diffs) if len(diffs) == 2 else None,
+        **fresh_metrics,
     }
 
-    findings = _determinism_findings(metrics, tolerance)
-    status: Status = "fail" if n_mismatched else "pass"
+    findings = _determinism_findings(metrics, tolerance) + fresh_findings
+    failed = n_mismatched or any(f.severity == "fail" for f in fresh_findings)
+    status: Status = "fail" if failed else "pass"
     summary = f"{n_mismatched} of {len(x)} rows gave different outputs across repeated calls"
+    summary += FRESH_SUMMARY[str(metrics["fresh_process"])]
     return CheckResult("determinism", status, summary, metrics, findings)
+
+
+def _fresh_comparison(
+    inp: CheckInput,
+    x: pd.DataFrame,
+    first: Mapping[str, np.ndarray],
+    limits: Mapping[str, float],
+) -> tuple[np.ndarray, dict[str, float | int | str | None], list[Finding]]:
+    """Score ``x`` in a fresh Python process from the stored artifact and compare with ``first``.
+
+    Returns the rows that differ, the metrics and the findings of this comparison. A model that
+    cannot be loaded or scored there fails: its outputs cannot be reproduced from what is stored.
+    """
+    none = np.zeros(len(x), dtype=bool)
+    if inp.model_artifact is None or inp.model_loader is None:
+        metrics = {"fresh_process": "not run", "n_mismatched_fresh_process": None}
+        message = (
+            "the fresh-process comparison did not run: no stored model artifact was given, so "
+            "only this process's outputs were compared"
+        )
+        return none, metrics, [Finding("info", message, "fresh_process")]
+
+    timeout = limits["fresh_process_timeout_seconds"]
+    outcome = score_in_fresh_process(inp.model_artifact, inp.model_loader, x, timeout)
+    if outcome.outputs is None:
+        metrics = {"fresh_process": "failed", "n_mismatched_fresh_process": None}
+        message = (
+            f"the stored model could not be scored in a fresh Python process: {outcome.error}"
+        )
+        return none, metrics, [Finding("fail", message, "fresh_process")]
+
+    here = {name: portable(values) for name, values in first.items()}
+    bad, diff = _mismatch_outputs(here, outcome.outputs, limits["tolerance"])
+    n_bad = int(bad.sum())
+    metrics = {
+        "fresh_process": "ran",
+        "n_mismatched_fresh_process": n_bad,
+        "max_abs_diff_fresh_process": diff,
+    }
+    logger.info("determinism: %d of %d rows differ in a fresh process", n_bad, len(x))
+    if not n_bad:
+        return bad, metrics, []
+    message = (
+        f"{n_bad} of {len(x)} rows gave different outputs when the stored model was loaded and "
+        f"scored in a fresh Python process (tolerance {limits['tolerance']:g}); the outputs "
+        "depend on something the artifact does not hold, such as an unseeded random draw"
+    )
+    return bad, metrics, [Finding("fail", message, "fresh_process", n_bad)]
+
+
+def _mismatch_outputs(
+    a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray], tolerance: float
+) -> tuple[np.ndarray, float | None]:
+    """Like :func:`_mismatch`, but every row differs when the two give different methods."""
+    if set(a) != set(b):
+        return np.ones(len(a["predict"]), dtype=bool), None
+    return _mismatch(a, b, tolerance)
 
 
 def _outputs(
@@ -440,7 +520,14 @@ def _determinism_findings(
 
 
 def check_performance(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
-    """Time training, single-row prediction latency and batch throughput."""
+    """Time training, single-row latency and batch throughput, and record the machine.
+
+    Throughput is measured on a batch of :data:`THROUGHPUT_BATCH_ROWS` rows (the data's rows
+    repeated when it has fewer), timed :data:`THROUGHPUT_REPEATS` times with the median kept,
+    and on the whole frame. The hardware and software of the run are stored as
+    ``environment.*`` metrics and in the ``environment`` table: a timing means little without
+    the machine it was taken on.
+    """
     limits = {**PERFORMANCE_DEFAULTS, **thresholds}
     _require_rows(inp.data)
     x = inp.data[feature_columns(inp, inp.data)]
@@ -461,23 +548,93 @@ def check_performance(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     latencies = _latencies(model, x, calls, budget)
     batch_seconds, _ = _timed(lambda: model.predict(x))
     metrics = _performance_metrics(training_seconds, latencies, len(x), batch_seconds)
+    metrics.update(_fixed_batch_throughput(model, x))
+    environment = describe_environment()
+    metrics.update({f"environment.{key}": value for key, value in environment.items()})
+    logger.info(
+        "performance: %d latency calls, %d-row batch, on %s",
+        len(latencies),
+        len(x),
+        environment["cpu_model"],
+    )
 
     findings += _performance_findings(metrics, limits)
+    if len(x) < THROUGHPUT_BATCH_ROWS:
+        message = f"the data has {len(x)} rows; the {THROUGHPUT_BATCH_ROWS}-row batch repeats them"
+        findings.append(Finding("info", message, "batch_1k_rows", len(x)))
     status = worst([f.severity for f in findings if f.severity != "info"])
-    summary = (
-        f"training {_fmt(training_seconds)} s, latency p99 {_fmt(metrics['latency_p99_ms'])} ms, "
-        f"throughput {_fmt(metrics['throughput_rows_per_second'])} rows/s"
+    return CheckResult(
+        "performance",
+        status,
+        _performance_summary(metrics, environment),
+        metrics,
+        findings,
+        [_latency_figure(latencies, limits["max_latency_p99_ms"])],
+        {
+            "timings": _timing_table(metrics),
+            "environment": [{"item": k, "value": v} for k, v in environment.items()],
+        },
     )
-    figure = Figure(
+
+
+def _fixed_batch_throughput(model: Any, x: pd.DataFrame) -> dict[str, float | int | None]:
+    """Time prediction on a batch of :data:`THROUGHPUT_BATCH_ROWS` rows; keep the median."""
+    copies = -(-THROUGHPUT_BATCH_ROWS // len(x))
+    batch = pd.concat([x] * copies, ignore_index=True).iloc[:THROUGHPUT_BATCH_ROWS]
+    seconds = float(
+        np.median([_timed(lambda: model.predict(batch))[0] for _ in range(THROUGHPUT_REPEATS)])
+    )
+    return {
+        "batch_1k_rows": len(batch),
+        "batch_1k_seconds": seconds,
+        "throughput_1k_rows_per_second": len(batch) / seconds if seconds > 0 else None,
+    }
+
+
+def _performance_summary(
+    metrics: Mapping[str, float | int | str | None], environment: Mapping[str, Any]
+) -> str:
+    return (
+        f"training {_fmt(metrics['training_seconds'])} s, latency p50/p95/p99 "
+        f"{_fmt(metrics['latency_p50_ms'])}/{_fmt(metrics['latency_p95_ms'])}/"
+        f"{_fmt(metrics['latency_p99_ms'])} ms, throughput "
+        f"{_fmt(metrics['throughput_1k_rows_per_second'])} rows/s at 1k rows and "
+        f"{_fmt(metrics['throughput_rows_per_second'])} rows/s at {metrics['batch_rows']} rows, "
+        f"on {environment['cpu_model'] or 'an unknown CPU'} "
+        f"({environment['usable_cores'] or '?'} usable cores)"
+    )
+
+
+def _latency_figure(latencies: list[float | None], limit: float) -> Figure:
+    return Figure(
         name="latency",
         title="Single-row prediction latency per call",
         kind="line",
         x_label="call",
         y_label="milliseconds",
         series=[Series("latency", list(range(1, len(latencies) + 1)), latencies)],
-        threshold=limits["max_latency_p99_ms"],
+        threshold=limit,
     )
-    return CheckResult("performance", status, summary, metrics, findings, [figure])
+
+
+def _timing_table(metrics: Mapping[str, float | int | str | None]) -> list[dict[str, Any]]:
+    rows = (
+        ("training time", "training_seconds", "s"),
+        ("single-row latency p50", "latency_p50_ms", "ms"),
+        ("single-row latency p95", "latency_p95_ms", "ms"),
+        ("single-row latency p99", "latency_p99_ms", "ms"),
+        (
+            f"throughput, batch of {metrics['batch_1k_rows']} rows",
+            "throughput_1k_rows_per_second",
+            "rows/s",
+        ),
+        (
+            f"throughput, batch of {metrics['batch_rows']} rows",
+            "throughput_rows_per_second",
+            "rows/s",
+        ),
+    )
+    return [{"measure": label, "value": metrics[key], "unit": unit} for label, key, unit in rows]
 
 
 def _timed(action: Callable[[], Any]) -> tuple[float, Any]:
@@ -513,6 +670,7 @@ def _performance_metrics(
         "training_seconds": training_seconds,
         "latency_calls": int(values.size),
         "latency_p50_ms": float(np.percentile(values, 50)) if has_latency else None,
+        "latency_p95_ms": float(np.percentile(values, 95)) if has_latency else None,
         "latency_p99_ms": float(np.percentile(values, 99)) if has_latency else None,
         "batch_rows": n_rows,
         "batch_seconds": batch_seconds,
@@ -649,8 +807,8 @@ DETERMINISM_SPEC = CheckSpec(
     needs_reference=False,
     defaults=DETERMINISM_DEFAULTS,
     description=(
-        "Predicts the same rows twice and in shuffled order; fails if any output differs by "
-        "more than the tolerance."
+        "Predicts the same rows twice, in shuffled order and in a fresh Python process that "
+        "loads the stored model; fails if any output differs by more than the tolerance."
     ),
 )
 PERFORMANCE_SPEC = CheckSpec(
@@ -661,7 +819,8 @@ PERFORMANCE_SPEC = CheckSpec(
     needs_reference=False,
     defaults=PERFORMANCE_DEFAULTS,
     description=(
-        "Times training from the estimator factory, single-row prediction latency (p50, p99) "
-        "and batch throughput; fails above the time limits."
+        "Times training from the estimator factory, single-row prediction latency (p50, p95, "
+        "p99) and throughput on 1,000-row and full batches, and records the hardware and "
+        "software it ran on; fails above the time limits."
     ),
 )

@@ -18,6 +18,9 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from mlgate import __version__
+from mlgate.cli import mitigate as mitigate_cli
+from mlgate.cli import testing as testing_cli
+from mlgate.cli.features import feature_app
 from mlgate.cli.render import (
     check_table,
     console,
@@ -52,6 +55,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(member_app, name="member")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
+app.add_typer(feature_app, name="feature")
 
 STATE = {"actor": None}
 
@@ -334,31 +338,41 @@ def data_list() -> None:
 
 
 @app.command()
-def train() -> None:
-    """Train the configured estimator on dataset 'train' and register a model version."""
-    from mlgate.lifecycle.models import train_model
+def train(
+    search: Annotated[
+        bool | None,
+        typer.Option(
+            "--search/--no-search", help="Search the spaces in mlgate.yaml (default: if any)."
+        ),
+    ] = None,
+    trials: Annotated[
+        int | None, typer.Option(min=1, help="Complete trials per search (overrides config).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes running search trials.")] = 1,
+) -> None:
+    """Train on dataset 'train' (searching and selecting as configured); register a version."""
+    from mlgate.cli.training import train_command
 
-    with console.status("training"):
-        version = train_model(_gov())
-    console.print(
-        f"Registered model version [bold]{version.version}[/bold] "
-        f"({version.estimator}, sha256 {version.artifact_sha256[:12]}); "
-        f"metrics {version.metrics}"
-    )
+    train_command(_gov(), search, trials, workers, _progress())
 
 
 @model_app.command("add")
 def model_add(
-    file: Annotated[Path, typer.Argument(help="A .skops file, or a pickle you made.")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="A .skops file, a pickle you made, or an MLflow model directory."),
+    ],
     trust: Annotated[list[str] | None, typer.Option(help="A skops type you accept.")] = None,
     allow_pickle: Annotated[bool, typer.Option(help="Open a pickle (runs its code).")] = False,
 ) -> None:
-    """Register a model trained elsewhere, converting it to skops."""
+    """Register a model trained elsewhere (file or MLflow directory), converting it to skops."""
     from mlgate.lifecycle.models import add_model
 
     version = add_model(_gov(), file, trust or [], allow_pickle)
+    flavour = version.params.get("mlflow.flavour")
+    source = f"MLflow {flavour} model {file}" if flavour else str(file)
     console.print(
-        f"Registered model version [bold]{version.version}[/bold] from {file} "
+        f"Registered model version [bold]{version.version}[/bold] from {source} "
         f"(sha256 {version.artifact_sha256[:12]})"
     )
 
@@ -640,6 +654,10 @@ def demo(
 def version() -> None:
     """Print mlgate's version."""
     console.print(__version__)
+
+
+testing_cli.register(app, _gov, _progress)
+mitigate_cli.register(app, _gov)
 
 
 def main() -> None:

@@ -302,10 +302,15 @@ class _Demo:
         return evidence.summary if evidence else ""
 
     def _waive_failed(self, requirement_id: str, summary: str, log: StageLog) -> None:
+        remedy = {
+            "fairness": "A threshold optimiser (mlgate mitigate) is evaluated",
+            "slices": "More applications from the flagged groups are collected and the model "
+            "is retrained",
+        }.get(requirement_id, "The cause is investigated")
         reason = (
             "Accepted by the risk committee for a 90-day pilot with manual review of every "
-            f"declined application: {summary}. A threshold optimiser is evaluated before the "
-            "waiver ends, and the check is re-run at the next review."
+            f"declined application: {summary}. {remedy} before the waiver ends, and the check "
+            "is re-run at the next review."
         )
         self.gov("rita").waive(requirement_id, reason[:900], _in_days(90))
         log.events.append(f"{requirement_id} failed; waived by rita for 90 days")

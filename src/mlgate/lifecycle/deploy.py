@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from mlgate.lifecycle.gates import evaluate_stage
 from mlgate.lifecycle.models import get_model_version, load_model_version
 from mlgate.lifecycle.service import Governance, Progress
 from mlgate.registry.models import Deployment, ModelVersion
+from mlgate.runlog import record_prediction
 from mlgate.tabular import conform, count_rows, iter_chunks, table_format
 
 logger = logging.getLogger(__name__)
@@ -165,6 +167,7 @@ def predict_file(
     input_sha = sha256_file(source)
     total = count_rows(source)
 
+    started = time.perf_counter()
     partial = output.with_name(f".{output.name}.partial")
     rows = 0
     writer: Any = None
@@ -209,6 +212,7 @@ def predict_file(
             },
         )
     logger.info("scored %d rows of %s with version %d", rows, source.name, run.model_version)
+    record_prediction(gov, run, model_version, time.perf_counter() - started)
     return run
 
 

@@ -32,7 +32,7 @@ from mlgate.lifecycle.data import (
 )
 from mlgate.lifecycle.models import (
     get_model_version,
-    load_model_version,
+    load_stored_model,
 )
 from mlgate.lifecycle.service import Governance
 from mlgate.lifecycle.thresholds import effective_thresholds
@@ -226,6 +226,13 @@ def run_check(
     inputs, dataset, model_version, holdout = _inputs(
         gov, req, spec.needs_model, spec.needs_reference
     )
+    if spec.name == "run_logs":
+        from mlgate.runlog import run_log_input
+
+        inputs.run_log = run_log_input(gov, model_version)
+    inputs.documents = _accepted_documents(gov)
+    if spec.name == "challenger":
+        inputs.champion = _champion(gov, model_version)
     function = spec.function
     if spec.name == "contract":
         if dataset.contract is None:
@@ -382,10 +389,10 @@ def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_referenc
     require_grant(gov, "check.run", f"dataset '{req.dataset}'", columns, marked)
     frame = load_dataset(gov, dataset)
 
-    model_version = model = None
+    model_version = model = artifact = loader = None
     if needs_model:
         model_version = get_model_version(gov)
-        model = load_model_version(gov, model_version)
+        model, artifact, loader = load_stored_model(gov, model_version)
         features = [c["name"] for c in model_version.signature]
     else:
         features = [c for c in frame.columns if c not in {data_cfg.target, *data_cfg.exclude}]
@@ -412,8 +419,62 @@ def _inputs(gov: Governance, req: Requirement, needs_model: bool, needs_referenc
         reference=reference,
         holdout=holdout,
         seed=gov.config.training.seed,
+        time_column=_time_column(dataset.contract),
+        model_artifact=artifact,
+        model_loader=loader,
     )
     return inputs, dataset, model_version, holdout_version
+
+
+def _time_column(contract: dict[str, Any] | None) -> str | None:
+    """Return the column a data contract marks as the timestamp (the first, if several)."""
+    if contract is None:
+        return None
+    columns = Contract.model_validate(contract).columns
+    return next((c.name for c in columns if c.timestamp), None)
+
+
+def _accepted_documents(gov: Governance) -> dict[str, dict[str, Any]]:
+    """Return the content of the newest accepted (valid) submission of each document kind."""
+    from sqlalchemy import select
+
+    with gov.transaction() as session:
+        stmt = (
+            select(Evidence)
+            .where(
+                Evidence.project_id == gov.project(session).id,
+                Evidence.kind == "document",
+                Evidence.status == "pass",
+            )
+            .order_by(Evidence.id)
+        )
+        return {e.name: e.payload["document"] for e in session.execute(stmt).scalars()}
+
+
+def _champion(gov: Governance, challenger: Any) -> Any:
+    """Return the newest live deployment's version as the champion a challenger must beat."""
+    from sqlalchemy import select
+
+    from mlgate.checks.challenger import Champion
+    from mlgate.lifecycle.models import load_model_version
+    from mlgate.registry.models import Deployment, ModelVersion
+
+    with gov.transaction() as session:
+        stmt = (
+            select(ModelVersion)
+            .join(Deployment, Deployment.model_version_id == ModelVersion.id)
+            .where(Deployment.project_id == gov.project(session).id, Deployment.ended_at.is_(None))
+            .order_by(Deployment.id.desc())
+        )
+        version = session.execute(stmt).scalars().first()
+    if version is None:
+        return None
+    return Champion(
+        model=load_model_version(gov, version),
+        version=version.version,
+        features=[c["name"] for c in version.signature],
+        challenger_version=challenger.version,
+    )
 
 
 def ensure_checks(gov: Governance, stage_id: str, progress: Any = None) -> list[Evidence]:

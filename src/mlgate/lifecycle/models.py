@@ -12,6 +12,7 @@ import logging
 import platform
 import subprocess
 import time
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -19,35 +20,57 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import skops.io as sio
-from sklearn.compose import ColumnTransformer
-from sklearn.impute import SimpleImputer
 from sklearn.metrics import accuracy_score, roc_auc_score
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.pipeline import Pipeline
 from sqlalchemy import select
 
-from mlgate.artifacts.models import FLAVOUR_SKOPS, dump_model, load_model
+from mlgate.artifacts.models import (
+    FLAVOUR_SKOPS,
+    artifact_loader,
+    dump_model,
+    load_artifact,
+    load_model,
+)
+from mlgate.checks.base import ModelLoader
 from mlgate.errors import NotFoundError, ValidationError
 from mlgate.lifecycle.data import latest_dataset, load_dataset
+from mlgate.lifecycle.external import model_features, read_external_model
+from mlgate.lifecycle.features import link_model_features
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import DatasetVersion, ModelVersion
+from mlgate.runlog import record_training
 from mlgate.tabular import column_kind
+from mlgate.training import (
+    Choice,
+    SearchProgress,
+    choose,
+    pipeline_spec,
+    plan_training,
+    refit,
+    split_columns,
+)
 
 logger = logging.getLogger(__name__)
 
 PACKAGES = ("mlgate", "scikit-learn", "numpy", "pandas", "scipy", "skops")
+ESTIMATOR_LIBRARIES = ("lightgbm", "xgboost")
 
 
-def feature_columns(gov: Governance, frame: pd.DataFrame) -> list[str]:
-    """Return the columns the model learns from: all but the target and the excluded ones."""
+def feature_columns(
+    gov: Governance, frame: pd.DataFrame, split_by: Collection[str] = ()
+) -> list[str]:
+    """Return the columns the model learns from.
+
+    That is every column but the target, the excluded ones and ``split_by``: the group or time
+    column cross-validation splits by, which must not become a feature.
+    """
     data = gov.config.data
     unknown = [c for c in data.exclude if c not in frame.columns]
     if unknown:
         raise ValidationError(
             f"mlgate.yaml excludes column(s) {', '.join(unknown)} that the data does not have"
         )
-    dropped = {data.target, *data.exclude}
+    dropped = {data.target, *data.exclude, *split_by}
     features = [c for c in frame.columns if c not in dropped]
     unusable = [
         c
@@ -64,56 +87,12 @@ def feature_columns(gov: Governance, frame: pd.DataFrame) -> list[str]:
     return features
 
 
-def estimator_factory(gov: Governance, frame: pd.DataFrame, features: list[str]) -> Any:
+def estimator_factory(
+    gov: Governance, frame: pd.DataFrame, features: list[str]
+) -> Callable[[], Pipeline]:
     """Return a function that builds the configured, unfitted pipeline for ``features``."""
     training = gov.config.training
-    module_name, _, class_name = training.estimator.rpartition(".")
-    try:
-        estimator_class = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ValidationError(
-            f"mlgate.yaml training.estimator '{training.estimator}' cannot be imported: {exc}",
-            hint="use a dotted class path such as sklearn.linear_model.LogisticRegression",
-        ) from exc
-
-    if not isinstance(estimator_class, type):
-        raise ValidationError(
-            f"mlgate.yaml training.estimator '{training.estimator}' is not a class; "
-            "expected an estimator class such as sklearn.linear_model.LogisticRegression"
-        )
-    categorical = [c for c in features if column_kind(frame[c]) != "numeric"]
-    numeric = [c for c in features if c not in categorical]
-
-    def build() -> Pipeline:
-        params = dict(training.params)
-        if "random_state" in estimator_class().get_params():
-            params.setdefault("random_state", training.seed)
-        try:
-            estimator = estimator_class(**params)
-        except TypeError as exc:
-            raise ValidationError(
-                f"mlgate.yaml training.params do not fit {training.estimator}: {exc}"
-            ) from exc
-        encode = ColumnTransformer(
-            [
-                (
-                    "numeric",
-                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                    numeric,
-                ),
-                (
-                    "categorical",
-                    make_pipeline(
-                        SimpleImputer(strategy="most_frequent"),
-                        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                    ),
-                    categorical,
-                ),
-            ]
-        )
-        return Pipeline([("encode", encode), ("model", estimator)])
-
-    return build
+    return pipeline_spec(training.estimator, training.params, training.seed, frame, features).build
 
 
 def signature_of(frame: pd.DataFrame, features: list[str]) -> list[dict[str, Any]]:
@@ -123,14 +102,73 @@ def signature_of(frame: pd.DataFrame, features: list[str]) -> list[dict[str, Any
     ]
 
 
-def train_model(gov: Governance) -> ModelVersion:
-    """Fit the configured estimator on the latest training dataset and register it."""
+def train_model(
+    gov: Governance,
+    search: bool | None = None,
+    trials: int | None = None,
+    workers: int = 1,
+    progress: SearchProgress | None = None,
+) -> ModelVersion:
+    """Fit the configured model on the latest training dataset and register it.
+
+    With a search space or candidates in mlgate.yaml the model is chosen first (see
+    :mod:`mlgate.training`): every candidate is cross-validated on the same folds, its space
+    searched by an Optuna study kept in the store, and the winner is refitted on all rows; the
+    folds, the search and the selection are recorded in the version's params. ``search``,
+    ``trials`` and ``workers`` are the ``--search/--no-search``, ``--trials`` and ``--workers``
+    options; ``progress`` hears how the search goes.
+    """
+    if workers < 1:
+        raise ValidationError(f"--workers must be at least 1; got {workers}")
     dataset = latest_dataset(gov, "train")
     frame = load_dataset(gov, dataset)
-    features = feature_columns(gov, frame)
-    target = gov.config.data.target
+    training = gov.config.training
+    split_by = split_columns(training.cv, dataset.contract)
+    features = feature_columns(gov, frame, split_by.values())
+    data = gov.config.data
 
-    _check_target(frame[target], gov.config.data.positive_label, target)
+    _check_target(frame[data.target], data.positive_label, data.target)
+    plan = plan_training(
+        training,
+        frame,
+        features,
+        data.target,
+        data.positive_label,
+        split_by,
+        dataset.sha256,
+        gov.config.project,
+        search,
+        trials,
+    )
+    if workers > 1 and (plan is None or not plan.searching):
+        raise ValidationError(
+            f"--workers {workers} runs search trials in parallel, and this training has no search",
+            hint="add a search space to mlgate.yaml (docs/training.md), or drop --workers",
+        )
+    if plan is None:
+        return _train_fixed(gov, dataset, frame, features)
+
+    choice = choose(plan, gov.store.url, workers, progress)
+    registered = _already_registered(gov, dataset, choice)
+    if registered is not None:
+        return registered
+
+    model, seconds = refit(plan, choice)
+    metrics = {
+        "training_seconds": round(seconds, 4),
+        **choice.metrics,
+        **_fit_metrics(gov, model, frame, features),
+    }
+    return register_model(
+        gov, model, dataset, frame, features, metrics, _origin(choice), choice.record
+    )
+
+
+def _train_fixed(
+    gov: Governance, dataset: DatasetVersion, frame: pd.DataFrame, features: list[str]
+) -> ModelVersion:
+    """Fit the one configured estimator with its fixed params, without cross-validation."""
+    target = gov.config.data.target
     model = estimator_factory(gov, frame, features)()
     started = time.perf_counter()
     try:
@@ -144,6 +182,38 @@ def train_model(gov: Governance) -> ModelVersion:
         "trained %s on %d rows in %.2f s", gov.config.training.estimator, len(frame), seconds
     )
     return register_model(gov, model, dataset, frame, features, metrics, "trained")
+
+
+def _already_registered(
+    gov: Governance, dataset: DatasetVersion, choice: Choice
+) -> ModelVersion | None:
+    """Return the newest version when it already holds this search's result on this data.
+
+    Running a finished search again (in a second shell, or to be sure) then neither refits nor
+    adds a version that would make the evidence on the first one stale.
+    """
+    search = choice.record.get("search")
+    winner = choice.selection.winner.name if choice.selection else None
+    with gov.transaction() as session:
+        versions = gov.project_rows(session, ModelVersion)
+    newest = versions[-1] if versions else None
+    if (
+        search is None
+        or newest is None
+        or newest.dataset_version_id != dataset.id
+        or newest.params.get("search") != search
+        or (newest.params.get("selection") or {}).get("winner") != winner
+    ):
+        return None
+    logger.info("model version %d already holds search %s", newest.version, search["study"])
+    return newest
+
+
+def _origin(choice: Choice) -> str:
+    if choice.selection is not None:
+        count = len(choice.selection.results)
+        return f"selected {choice.candidate.name} of {count} candidates"
+    return f"searched in {choice.record['search']['trials']} trials"
 
 
 def _check_target(target: pd.Series, positive: Any, name: str) -> None:
@@ -177,60 +247,34 @@ def _fit_metrics(gov: Governance, model: Any, frame: pd.DataFrame, features: lis
 def add_model(
     gov: Governance, path: Path, trust: list[str] | None = None, allow_pickle: bool = False
 ) -> ModelVersion:
-    """Register a model trained elsewhere: a skops file, or a pickle the user vouches for.
+    """Register a model trained elsewhere: a skops file, a pickle, or an MLflow model directory.
 
     A pickle executes code when loaded, so it is opened only with ``allow_pickle`` and converted
-    to skops at once; every later load goes through the hash-checked skops path.
+    to skops at once; every later load goes through the hash-checked skops path. An MLflow
+    directory is read through its MLmodel file (see :mod:`mlgate.lifecycle.external`); its
+    metadata is kept in the version's params and its signature is checked against the data.
     """
-    if not path.is_file():
-        raise NotFoundError(f"model file {path} does not exist")
-    model = _read_user_model(path, trust or [], allow_pickle)
+    external = read_external_model(path, trust or [], allow_pickle)
+    model = external.model
 
     dataset = latest_dataset(gov, "train")
     frame = load_dataset(gov, dataset)
-    features = list(getattr(model, "feature_names_in_", feature_columns(gov, frame)))
+    features = model_features(external, list(frame.columns), lambda: feature_columns(gov, frame))
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise ValidationError(
-            f"{path.name} expects column(s) {', '.join(missing)} that dataset 'train' lacks"
+            f"{external.source} expects column(s) {', '.join(missing)} that dataset 'train' lacks"
         )
     try:
         model.predict(frame[features].head(5))
     except Exception as exc:  # any estimator error means the model does not fit this data
         raise ValidationError(
-            f"{path.name} cannot score the training data's features ({', '.join(features)}): {exc}"
+            f"{external.source} cannot score the training data's features "
+            f"({', '.join(features)}): {exc}"
         ) from exc
 
-    return register_model(gov, model, dataset, frame, features, {}, f"added from {path.name}")
-
-
-def _read_user_model(path: Path, trust: list[str], allow_pickle: bool) -> Any:
-    if path.suffix == ".skops":
-        data = path.read_bytes()
-        try:
-            untrusted = sorted(set(sio.get_untrusted_types(data=data)) - set(trust))
-        except Exception as exc:  # skops raises zipfile and format errors of several types
-            raise ValidationError(f"{path.name} is not a readable skops file: {exc}") from exc
-        if untrusted:
-            raise ValidationError(
-                f"{path.name} needs types that skops does not trust by default: "
-                f"{', '.join(untrusted)}",
-                hint="inspect them, then repeat with --trust TYPE for each one you accept",
-            )
-        return sio.loads(data, trusted=trust)
-    if path.suffix in (".pkl", ".pickle", ".joblib"):
-        if not allow_pickle:
-            raise ValidationError(
-                f"{path.name} is a pickle, and loading a pickle runs any code inside it",
-                hint="if you made this file yourself, repeat with --allow-pickle; mlgate converts "
-                "it to skops so it is never unpickled again",
-            )
-        import joblib
-
-        return joblib.load(path)
-    raise ValidationError(
-        f"{path.name}: unsupported model file '{path.suffix}'; expected .skops, .joblib or .pkl"
-    )
+    origin = f"added from {external.source}"
+    return register_model(gov, model, dataset, frame, features, {}, origin, external.params)
 
 
 def register_model(
@@ -241,8 +285,12 @@ def register_model(
     features: list[str],
     metrics: dict[str, Any],
     origin: str,
+    params: dict[str, Any] | None = None,
 ) -> ModelVersion:
-    """Store ``model`` with skops and register it as the project's next version."""
+    """Store ``model`` with skops and register it as the project's next version.
+
+    ``params`` (such as an MLflow model's metadata) are kept beside the estimator's own.
+    """
     content, trusted = dump_model(model)
     sha = gov.artifacts.put_bytes(content)
     step = model.steps[-1][1] if isinstance(model, Pipeline) else model
@@ -260,11 +308,11 @@ def register_model(
             signature=signature_of(frame, features),
             target=gov.config.data.target,
             classes=classes,
-            params=_json_params(step),
+            params={**_json_params(step), **(params or {})},
             metrics=metrics,
             dataset_version_id=dataset.id,
             code_version=_code_version(gov.workspace.root),
-            packages=_packages(),
+            packages=_packages(step),
             created_by=gov.actor,
             created_at=datetime.now(UTC),
         )
@@ -282,7 +330,9 @@ def register_model(
                 "metrics": metrics,
             },
         )
+        link_model_features(gov, session, version)
     logger.info("registered model version %d (sha256 %s, %s)", version.version, sha[:12], origin)
+    record_training(gov, version, dataset, len(frame), origin)
     return version
 
 
@@ -306,6 +356,16 @@ def get_model_version(gov: Governance, version: int | None = None) -> ModelVersi
 def load_model_version(gov: Governance, version: ModelVersion) -> Any:
     """Load a model after the artifact store has checked its hash against the registry."""
     return load_model(gov.artifacts.get_bytes(version.artifact_sha256), version.trusted_types)
+
+
+def load_stored_model(gov: Governance, version: ModelVersion) -> tuple[Any, bytes, ModelLoader]:
+    """Return the model, its hash-checked artifact bytes and how another process loads them.
+
+    The bytes and loader let a check score the stored model in a fresh Python process.
+    """
+    data = gov.artifacts.get_bytes(version.artifact_sha256)
+    model = load_artifact(data, version.flavour, version.trusted_types)
+    return model, data, artifact_loader(version.flavour, version.trusted_types)
 
 
 def _plain(value: Any) -> Any:
@@ -336,11 +396,17 @@ def _code_version(root: Path) -> str:
     return result.stdout.strip() if result.returncode == 0 else "unversioned"
 
 
-def _packages() -> dict[str, str]:
+def _packages(estimator: Any = None) -> dict[str, str]:
+    """Return the versions of Python, mlgate's libraries and the estimator's own library."""
     versions = {"python": platform.python_version()}
     for name in PACKAGES:
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
+
+    library = type(estimator).__module__.split(".")[0]
+    if library in ESTIMATOR_LIBRARIES:
+        module = importlib.import_module(library)
+        versions[library] = str(getattr(module, "__version__", "unknown"))
     return versions

@@ -205,3 +205,44 @@ class AuditHead(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     seq: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class FeatureVersion(Base):
+    """One version of a catalogued feature: how it is computed, from which columns, by whom.
+
+    ``sensitivity`` is what the feature is: the categories inherited from its source columns
+    united with the ones declared; ``declared_sensitivity`` is what the person declared (``None``
+    when they declared nothing). ``sha256`` seals the definition record, so re-adding the same
+    record is recognised and a changed one becomes the next version.
+    """
+
+    __tablename__ = "feature_versions"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    definition: Mapped[str] = mapped_column(Text)
+    description: Mapped[str] = mapped_column(Text, default="")
+    sources: Mapped[list[Any]] = mapped_column(JSON)
+    dataset_name: Mapped[str] = mapped_column(String(200))
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_versions.id"))
+    owner: Mapped[str] = mapped_column(String(200))
+    unit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    sensitivity: Mapped[list[Any]] = mapped_column(JSON)
+    declared_sensitivity: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ModelFeature(Base):
+    """A model version's use of a feature version, recorded when the model is registered."""
+
+    __tablename__ = "model_features"
+    __table_args__ = (UniqueConstraint("model_version_id", "feature_version_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    feature_version_id: Mapped[int] = mapped_column(ForeignKey("feature_versions.id"), index=True)

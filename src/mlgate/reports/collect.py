@@ -140,6 +140,7 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
             }
             for d in snap.deployments
         ],
+        "lineage": _lineage(gov),
         "audit": {
             "ok": audit.ok,
             "message": audit.message,
@@ -157,6 +158,18 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
             ],
         },
     }
+
+
+def _lineage(gov: Governance) -> list[dict[str, Any]]:
+    """Every path source column -> feature version -> model version, as plain records."""
+    from dataclasses import asdict
+
+    from mlgate.lifecycle.features import lineage
+
+    return [
+        {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(edge).items()}
+        for edge in lineage(gov)
+    ]
 
 
 def _all_models(session: Any, project_id: int) -> list[Any]:

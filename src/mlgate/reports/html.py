@@ -28,6 +28,7 @@ from markupsafe import Markup
 from mlgate.errors import GovernanceError
 from mlgate.reports.charts import figure_to_svg
 from mlgate.reports.files import template_environment, write_text_atomic
+from mlgate.reports.lineage import lineage_view
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +189,7 @@ def build_context(data: Mapping[str, Any]) -> dict[str, Any]:
         "refusals": _fill_all(data.get("refusals"), REFUSAL_KEYS),
         "notices": _fill_all(data.get("notices"), NOTICE_KEYS),
         "deployments": _fill_all(data.get("deployments"), DEPLOYMENT_KEYS),
+        "lineage": lineage_view(data.get("lineage")),
         "audit": _audit(data.get("audit")),
     }
 

@@ -1,0 +1,126 @@
+"""The pipeline mlgate trains: preprocessing in front of the configured estimator.
+
+Numeric columns are imputed with the median and standardised, the others imputed with the most
+frequent value and one-hot encoded. The estimator is named by a dotted class path, so any
+scikit-learn compatible class works, LightGBM's ``LGBMClassifier`` and XGBoost's
+``XGBClassifier`` included. A :class:`PipelineSpec` holds only plain data, so it can be handed
+to another process, which builds the same pipeline from it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from mlgate.errors import ValidationError
+
+logger = logging.getLogger(__name__)
+
+# Parameters that silence a library's own console output, set only when the user did not.
+# LightGBM takes ``verbose`` through its keyword arguments, so get_params does not list it.
+QUIET_PARAMS: dict[str, dict[str, Any]] = {
+    "lightgbm": {"verbose": -1},
+    "xgboost": {"verbosity": 0},
+}
+
+
+def import_estimator(path: str, field_name: str) -> type:
+    """Return the estimator class at dotted ``path``; ``field_name`` names the setting."""
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        estimator_class = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ValidationError(
+            f"mlgate.yaml {field_name} '{path}' cannot be imported: {exc}",
+            hint="use a dotted class path such as sklearn.linear_model.LogisticRegression",
+        ) from exc
+
+    if not isinstance(estimator_class, type):
+        raise ValidationError(
+            f"mlgate.yaml {field_name} '{path}' is not a class; "
+            "expected an estimator class such as sklearn.linear_model.LogisticRegression"
+        )
+    return estimator_class
+
+
+def estimator_params(estimator_class: type) -> dict[str, Any]:
+    """Return the parameters ``estimator_class`` takes, with their defaults."""
+    try:
+        return dict(estimator_class().get_params())
+    except Exception as exc:  # a class that is no estimator fails in its own way
+        raise ValidationError(
+            f"{estimator_class.__module__}.{estimator_class.__name__} is not a scikit-learn "
+            f"compatible estimator (its get_params failed: {exc})"
+        ) from exc
+
+
+def default_params(estimator_class: type, seed: int) -> dict[str, Any]:
+    """Return the parameters mlgate sets unless the user did: the seed, and quietness."""
+    known = estimator_params(estimator_class)
+    defaults: dict[str, Any] = {}
+    if "random_state" in known:
+        defaults["random_state"] = seed
+    library = estimator_class.__module__.partition(".")[0]
+    defaults.update(QUIET_PARAMS.get(library, {}))
+    return defaults
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    """What is needed to build one unfitted training pipeline.
+
+    ``where`` is the mlgate.yaml section the estimator comes from (``training`` or
+    ``training.candidates[1]``), so that errors name the setting to fix.
+    """
+
+    estimator: str
+    params: Mapping[str, Any]
+    seed: int
+    numeric: tuple[str, ...]
+    categorical: tuple[str, ...]
+    where: str = "training"
+
+    @property
+    def estimator_class(self) -> type:
+        """The estimator class, imported."""
+        return import_estimator(self.estimator, f"{self.where}.estimator")
+
+    def build(self, overrides: Mapping[str, Any] | None = None) -> Pipeline:
+        """Return the unfitted pipeline, with ``overrides`` (searched values) over the params."""
+        estimator_class = self.estimator_class
+        params = {**default_params(estimator_class, self.seed), **self.params, **(overrides or {})}
+        try:
+            estimator = estimator_class(**params)
+        except TypeError as exc:
+            what = "the searched parameters" if overrides else f"mlgate.yaml {self.where}.params"
+            raise ValidationError(f"{what} do not fit {self.estimator}: {exc}") from exc
+
+        logger.debug("built %s with %s", self.estimator, params)
+        return Pipeline([("encode", self._encoder()), ("model", estimator)])
+
+    def _encoder(self) -> ColumnTransformer:
+        return ColumnTransformer(
+            [
+                (
+                    "numeric",
+                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                    list(self.numeric),
+                ),
+                (
+                    "categorical",
+                    make_pipeline(
+                        SimpleImputer(strategy="most_frequent"),
+                        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    ),
+                    list(self.categorical),
+                ),
+            ]
+        )
