@@ -162,6 +162,22 @@ class CandidateConfig(_Section):
     space: SearchSpace = Field(default_factory=dict)
 
 
+class PreprocessingConfig(_Section):
+    """How the training pipeline prepares the columns before the estimator sees them.
+
+    Numeric columns are imputed then scaled; the others imputed then encoded. The defaults
+    (median, standard scaling, most frequent, one-hot) suit linear models and trees alike;
+    tree ensembles lose nothing with ``numeric_scale: none`` and ``categorical_encode:
+    ordinal``, which keep the matrix small.
+    """
+
+    numeric_impute: Literal["median", "mean", "most_frequent"] = "median"
+    numeric_scale: Literal["standard", "robust", "minmax", "none"] = "standard"
+    categorical_impute: Literal["most_frequent", "constant"] = "most_frequent"
+    categorical_encode: Literal["onehot", "ordinal"] = "onehot"
+    min_category_share: float | None = Field(default=None, gt=0, lt=1)
+
+
 class TrainingConfig(_Section):
     """How ``mlgate train`` builds, cross-validates, searches and selects the model.
 
@@ -173,6 +189,7 @@ class TrainingConfig(_Section):
     estimator: str = "sklearn.ensemble.HistGradientBoostingClassifier"
     params: dict[str, Any] = Field(default_factory=dict)
     seed: int = 0
+    preprocessing: PreprocessingConfig = Field(default_factory=PreprocessingConfig)
     cv: CvConfig = Field(default_factory=CvConfig)
     search: SearchConfig | None = None
     candidates: list[CandidateConfig] = Field(default_factory=list)
@@ -195,6 +212,8 @@ class TrainingConfig(_Section):
         # Keep a written mlgate.yaml as short as before for a project that uses none of the
         # cross-validation, search or selection settings.
         data = handler(self)
+        if self.preprocessing == PreprocessingConfig():
+            data.pop("preprocessing", None)
         if self.cv == CvConfig():
             data.pop("cv", None)
         if self.search is None:

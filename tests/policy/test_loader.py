@@ -473,7 +473,7 @@ def test_unknown_threshold_names_line_when_registry_exists(
 
 
 def test_check_names_unchecked_without_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delattr(mlgate.checks, "REGISTRY", raising=False)
+    monkeypatch.setattr(mlgate.checks, "REGISTRY", None)
     text = _changed("check: cv_accuracy", "check: brand_new_check")
 
     assert _load(text).requirement("cv_accuracy")[1].check == "brand_new_check"

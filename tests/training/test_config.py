@@ -77,7 +77,7 @@ def test_saved_config_with_search_reads_back_equal(tmp_path: Path) -> None:
         (
             {"serach": {}},
             "training: Value error, unknown key(s) serach; expected estimator, params, seed, "
-            "cv, search, candidates",
+            "preprocessing, cv, search, candidates",
         ),
         (
             {"search": {"space": {"C": {"type": "float", "lo": 1, "high": 2}}}},

@@ -17,6 +17,8 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from mlgate.errors import ValidationError
+
 Status = Literal["pass", "warn", "fail"]
 Severity = Literal["info", "warn", "fail"]
 FigureKind = Literal["bar", "line", "hist", "scatter"]
@@ -199,3 +201,29 @@ def column_kind(series: pd.Series) -> Literal["numeric", "categorical", "tempora
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
         return "temporal"
     return "categorical"
+
+
+def feature_columns(inp: CheckInput, frame: pd.DataFrame) -> list[str]:
+    """Return the feature columns a check uses: the declared ones, else all but the target.
+
+    Raises :class:`ValidationError` when a declared feature is absent from ``frame``, is listed
+    twice, or is the target itself (which would leak the answer into the model).
+    """
+    declared = list(inp.features)
+    columns = declared or [c for c in frame.columns if c != inp.target]
+
+    duplicated = sorted({str(c) for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise ValidationError(f"feature(s) listed more than once: {', '.join(duplicated)}")
+    if inp.target is not None and inp.target in columns:
+        raise ValidationError(
+            f"the target '{inp.target}' is listed among the features; remove it from features"
+        )
+
+    missing = [str(c) for c in columns if c not in frame.columns]
+    if missing:
+        raise ValidationError(
+            f"feature column(s) not in the data: {', '.join(missing)}; "
+            f"the data has {len(frame.columns)} columns"
+        )
+    return columns

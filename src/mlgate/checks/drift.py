@@ -59,8 +59,8 @@ from mlgate.checks.base import (
     Series,
     Status,
     column_kind,
+    feature_columns,
 )
-from mlgate.checks.model_quality import feature_columns
 from mlgate.errors import ValidationError
 
 logger = logging.getLogger(__name__)

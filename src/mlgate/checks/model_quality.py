@@ -47,6 +47,7 @@ from mlgate.checks.base import (
     Finding,
     Series,
     Status,
+    feature_columns,
     worst,
 )
 from mlgate.errors import ValidationError
@@ -87,32 +88,6 @@ PERFORMANCE_DEFAULTS: dict[str, float] = {
 SCORES = ("accuracy", "roc_auc", "f1")
 THROUGHPUT_BATCH_ROWS = 1000  # the fixed batch size throughput is compared at across machines
 THROUGHPUT_REPEATS = 3  # timings of that batch; the median is kept
-
-
-def feature_columns(inp: CheckInput, frame: pd.DataFrame) -> list[str]:
-    """Return the feature columns a check uses: the declared ones, else all but the target.
-
-    Raises :class:`ValidationError` when a declared feature is absent from ``frame``, is listed
-    twice, or is the target itself (which would leak the answer into the model).
-    """
-    declared = list(inp.features)
-    columns = declared or [c for c in frame.columns if c != inp.target]
-
-    duplicated = sorted({str(c) for c in columns if columns.count(c) > 1})
-    if duplicated:
-        raise ValidationError(f"feature(s) listed more than once: {', '.join(duplicated)}")
-    if inp.target is not None and inp.target in columns:
-        raise ValidationError(
-            f"the target '{inp.target}' is listed among the features; remove it from features"
-        )
-
-    missing = [str(c) for c in columns if c not in frame.columns]
-    if missing:
-        raise ValidationError(
-            f"feature column(s) not in the data: {', '.join(missing)}; "
-            f"the data has {len(frame.columns)} columns"
-        )
-    return columns
 
 
 def positive_class_scores(

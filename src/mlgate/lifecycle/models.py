@@ -92,7 +92,15 @@ def estimator_factory(
 ) -> Callable[[], Pipeline]:
     """Return a function that builds the configured, unfitted pipeline for ``features``."""
     training = gov.config.training
-    return pipeline_spec(training.estimator, training.params, training.seed, frame, features).build
+    spec = pipeline_spec(
+        training.estimator,
+        training.params,
+        training.seed,
+        frame,
+        features,
+        preprocessing=training.preprocessing.model_dump(),
+    )
+    return spec.build
 
 
 def signature_of(frame: pd.DataFrame, features: list[str]) -> list[dict[str, Any]]:

@@ -1,10 +1,12 @@
 """The pipeline mlgate trains: preprocessing in front of the configured estimator.
 
-Numeric columns are imputed with the median and standardised, the others imputed with the most
-frequent value and one-hot encoded. The estimator is named by a dotted class path, so any
-scikit-learn compatible class works, LightGBM's ``LGBMClassifier`` and XGBoost's
-``XGBClassifier`` included. A :class:`PipelineSpec` holds only plain data, so it can be handed
-to another process, which builds the same pipeline from it.
+By default numeric columns are imputed with the median and standardised, the others imputed
+with the most frequent value and one-hot encoded; ``training.preprocessing`` in mlgate.yaml
+chooses other imputers, scalers and encoders (:func:`numeric_steps`, :func:`encoder_step`).
+The estimator is named by a dotted class path, so any scikit-learn compatible class works,
+LightGBM's ``LGBMClassifier`` and XGBoost's ``XGBClassifier`` included. A
+:class:`PipelineSpec` holds only plain data, so it can be handed to another process, which
+builds the same pipeline from it.
 """
 
 from __future__ import annotations
@@ -12,13 +14,19 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import (
+    MinMaxScaler,
+    OneHotEncoder,
+    OrdinalEncoder,
+    RobustScaler,
+    StandardScaler,
+)
 
 from mlgate.errors import ValidationError
 
@@ -73,6 +81,50 @@ def default_params(estimator_class: type, seed: int) -> dict[str, Any]:
     return defaults
 
 
+NUMERIC_SCALERS: dict[str, type | None] = {
+    "standard": StandardScaler,
+    "robust": RobustScaler,
+    "minmax": MinMaxScaler,
+    "none": None,
+}
+
+
+def numeric_steps(preprocessing: Mapping[str, Any]) -> Pipeline:
+    """Return the imputer and scaler for numeric columns that ``preprocessing`` names."""
+    impute = preprocessing.get("numeric_impute", "median")
+    scaler = NUMERIC_SCALERS[preprocessing.get("numeric_scale", "standard")]
+    steps: list[Any] = [SimpleImputer(strategy=impute)]
+    if scaler is not None:
+        steps.append(scaler())
+    return make_pipeline(*steps)
+
+
+def encoder_step(preprocessing: Mapping[str, Any]) -> Pipeline:
+    """Return the imputer and encoder for the other columns that ``preprocessing`` names.
+
+    A level seen in training below ``min_category_share`` of the rows, or never seen, is
+    grouped as infrequent (one-hot) or coded -1 (ordinal), so scoring never fails on it.
+    """
+    impute = preprocessing.get("categorical_impute", "most_frequent")
+    imputer = (
+        SimpleImputer(strategy="constant", fill_value="missing")
+        if impute == "constant"
+        else SimpleImputer(strategy="most_frequent")
+    )
+    share = preprocessing.get("min_category_share")
+    if preprocessing.get("categorical_encode", "onehot") == "ordinal":
+        encoder: Any = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=-1, min_frequency=share
+        )
+    else:
+        encoder = OneHotEncoder(
+            handle_unknown="infrequent_if_exist" if share else "ignore",
+            min_frequency=share,
+            sparse_output=False,
+        )
+    return make_pipeline(imputer, encoder)
+
+
 @dataclass(frozen=True)
 class PipelineSpec:
     """What is needed to build one unfitted training pipeline.
@@ -87,6 +139,7 @@ class PipelineSpec:
     numeric: tuple[str, ...]
     categorical: tuple[str, ...]
     where: str = "training"
+    preprocessing: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def estimator_class(self) -> type:
@@ -109,18 +162,7 @@ class PipelineSpec:
     def _encoder(self) -> ColumnTransformer:
         return ColumnTransformer(
             [
-                (
-                    "numeric",
-                    make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
-                    list(self.numeric),
-                ),
-                (
-                    "categorical",
-                    make_pipeline(
-                        SimpleImputer(strategy="most_frequent"),
-                        OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-                    ),
-                    list(self.categorical),
-                ),
+                ("numeric", numeric_steps(self.preprocessing), list(self.numeric)),
+                ("categorical", encoder_step(self.preprocessing), list(self.categorical)),
             ]
         )

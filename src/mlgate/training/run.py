@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from mlgate.config import ParamSpec, SearchConfig, TrainingConfig
+from mlgate.config import ParamSpec, PreprocessingConfig, SearchConfig, TrainingConfig
 from mlgate.errors import ValidationError
 from mlgate.tabular import column_kind
 from mlgate.training.cv import Split, fold_scores, make_splits
@@ -50,11 +50,14 @@ def pipeline_spec(
     frame: pd.DataFrame,
     features: list[str],
     where: str = "training",
+    preprocessing: Mapping[str, Any] | None = None,
 ) -> PipelineSpec:
     """Return the spec of the pipeline for ``features``: numeric columns scaled, others encoded."""
     categorical = tuple(c for c in features if column_kind(frame[c]) != "numeric")
     numeric = tuple(c for c in features if c not in categorical)
-    return PipelineSpec(estimator, dict(params), seed, numeric, categorical, where)
+    return PipelineSpec(
+        estimator, dict(params), seed, numeric, categorical, where, dict(preprocessing or {})
+    )
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,13 @@ class TrainingPlan:
             "seed": self.seed,
             "features": list(self.x.columns),
             "target": str(self.y.name),
+            # Only a changed recipe enters the name, so studies of the default one keep theirs.
+            **(
+                {"preprocessing": dict(candidate.pipeline.preprocessing)}
+                if candidate.pipeline.preprocessing
+                and candidate.pipeline.preprocessing != PreprocessingConfig().model_dump()
+                else {}
+            ),
         }
 
 
@@ -191,7 +201,15 @@ def _candidates(
 
     plans = []
     for name, estimator, params, space, where in configured:
-        spec = pipeline_spec(estimator, params, training.seed, frame, features, where)
+        spec = pipeline_spec(
+            estimator,
+            params,
+            training.seed,
+            frame,
+            features,
+            where,
+            training.preprocessing.model_dump(),
+        )
         searched = dict(space) if searching else {}
         section = "training.search" if where == "training" else where
         check_space(searched, spec.estimator_class, params, section)
