@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import datetime
 import re
+import warnings
 from collections import Counter
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -609,3 +611,25 @@ def test_figure_to_svg_unknown_kind_raises() -> None:
 
     with pytest.raises(ValidationError, match="has kind 'pie'; expected one of bar, line"):
         figure_to_svg(stored)
+
+
+def test_long_category_labels_are_shortened_and_leave_room_for_the_bars() -> None:
+    labels = [
+        f"status = ... < 0 DM & savings level number {i} of the applicant" for i in range(20)
+    ]
+    figure = Figure(
+        "slice_accuracy",
+        "Worst slices",
+        "bar",
+        "slice",
+        "accuracy",
+        [Series("accuracy", labels, [0.5 + i / 100 for i in range(20)])],
+    )
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns when the axes collapse to nothing
+        svg = figure_to_svg(figure)
+
+    shortened = escape(labels[0][:31] + "\u2026", quote=False)
+    assert shortened in svg
+    assert labels[0] not in svg

@@ -330,8 +330,15 @@ def _bin_edges(s: Series) -> np.ndarray | None:
     return np.concatenate([[first], mids, [last]])
 
 
+MAX_TICK_CHARS = 32  # longer category labels are shortened; the evidence tables hold them whole
+
+
+def _short(label: str) -> str:
+    return label if len(label) <= MAX_TICK_CHARS else label[: MAX_TICK_CHARS - 1] + "\u2026"
+
+
 def _categorical_ticks(ax: Axes, categories: Sequence[str]) -> None:
-    ax.set_xticks(range(len(categories)), labels=list(categories))
+    ax.set_xticks(range(len(categories)), labels=[_short(c) for c in categories])
     if len(categories) > 6 or max((len(c) for c in categories), default=0) > 10:
         ax.tick_params(axis="x", labelrotation=30)
         for label in ax.get_xticklabels():
