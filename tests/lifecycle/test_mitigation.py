@@ -18,7 +18,7 @@ from mlgate.demo.data import load_german_credit, split
 from mlgate.errors import ConflictError, ValidationError
 from mlgate.lifecycle.data import register_dataset
 from mlgate.lifecycle.evidence import run_check
-from mlgate.lifecycle.mitigation import MITIGATED, mitigate
+from mlgate.lifecycle.mitigation import MITIGATED, _require_improvement, mitigate
 from mlgate.lifecycle.models import get_model_version, load_model_version, train_model
 from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
@@ -186,3 +186,26 @@ def test_cli_mitigate_registers_and_reports(workspace: Path, cli: Cli) -> None:
     assert "Traceback" not in refused.text
     listed = cli("model", "list", cwd=workspace)
     assert "mlgate.fairness_models.GroupThresholdClassifier" in listed.out
+
+
+@pytest.mark.parametrize(
+    ("constraint", "gap"),
+    [
+        ("equalized_odds", "equalized_odds_difference"),
+        ("demographic_parity", "demographic_parity_difference"),
+        ("true_positive_rate_parity", "equal_opportunity_difference"),
+    ],
+)
+def test_a_mitigation_that_widens_its_own_gap_is_refused(constraint: str, gap: str) -> None:
+    before = {
+        "equalized_odds_difference": 0.15,
+        "demographic_parity_difference": 0.10,
+        "equal_opportunity_difference": 0.12,
+        "accuracy": 0.79,
+    }
+    narrower = {**before, gap: before[gap] - 0.05, "accuracy": 0.74}
+    wider = {**before, gap: before[gap] + 0.05, "accuracy": 0.74}
+
+    _require_improvement(constraint, ["age"], "train", before, narrower)
+    with pytest.raises(ValidationError, match=rf"widens the {gap.replace('_', ' ')} on dataset"):
+        _require_improvement(constraint, ["age"], "train", before, wider)

@@ -533,7 +533,7 @@ def predict(
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk.")] = 50_000,
 ) -> None:
     """Score a file in chunks after checking it against the model's signature."""
-    from mlgate.lifecycle.deploy import predict_file
+    from mlgate.lifecycle.deploy import OUTPUT_COLUMNS, predict_file
 
     if chunk_rows < 1:
         raise ValidationError(f"--chunk-rows must be at least 1; got {chunk_rows}")
@@ -542,6 +542,11 @@ def predict(
     with _progress() as bar:
         run = predict_file(gov, source, output, version, chunk_rows, _reporter(bar, "scoring"))
     console.print(f"Scored {run.rows} rows with model version {run.model_version} -> {run.output}")
+    if run.columns != OUTPUT_COLUMNS:
+        err_console.print(
+            f"[yellow]note:[/yellow] {source.name} already has column(s) named "
+            f"{' or '.join(OUTPUT_COLUMNS)}, so the scores are in {', '.join(run.columns)}"
+        )
     if not run.deployed:
         err_console.print(
             f"[yellow]note:[/yellow] version {run.model_version} is not the deployed one; use "
@@ -660,6 +665,9 @@ testing_cli.register(app, _gov, _progress)
 mitigate_cli.register(app, _gov)
 
 
+INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
+
+
 def main() -> None:
     """Run the command line, turning every error into a one-paragraph message."""
     try:
@@ -673,13 +681,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         err_console.print("aborted")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except typer.TyperException as exc:  # usage errors: unknown option, missing argument
         exc.show()  # type: ignore[attr-defined]
         sys.exit(getattr(exc, "exit_code", 2))
     except KeyboardInterrupt:
         err_console.print("interrupted; nothing half-written was kept")
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except Exception as exc:
         if os.environ.get("MLGATE_DEBUG"):
             raise
@@ -689,5 +697,7 @@ def main() -> None:
             soft_wrap=True,
         )
         sys.exit(70)
+    if code == INTERRUPTED:  # Typer turns Ctrl-C into this exit code instead of raising
+        err_console.print("interrupted; nothing half-written was kept")
     if isinstance(code, int) and code:
         sys.exit(code)

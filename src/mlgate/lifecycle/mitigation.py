@@ -26,7 +26,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
+from fairlearn.metrics import (
+    demographic_parity_difference,
+    equal_opportunity_difference,
+    equalized_odds_difference,
+)
 
 from mlgate.errors import ConflictError, ValidationError
 from mlgate.fairness_models import CONSTRAINTS, GroupThresholdClassifier
@@ -132,6 +136,7 @@ def mitigate(
         seconds,
     )
 
+    _require_improvement(constraint, columns, dataset, before, after)
     metrics = _metrics(dataset, before, after, seconds)
     signature = [*features, *[c for c in columns if c not in features]]
     origin = f"{description} on dataset '{dataset}'"
@@ -222,8 +227,44 @@ def _gaps(truth: Any, predicted: Any, groups: pd.Series, positive_label: Any) ->
         "demographic_parity_difference": float(
             demographic_parity_difference(y_true, y_pred, sensitive_features=keys)
         ),
+        "equal_opportunity_difference": float(
+            equal_opportunity_difference(y_true, y_pred, sensitive_features=keys)
+        ),
         "accuracy": float((y_true == y_pred).mean()),
     }
+
+
+# The gap each constraint is meant to close, as ``_gaps`` names it.
+TARGETED_GAP = {
+    "equalized_odds": "equalized_odds_difference",
+    "demographic_parity": "demographic_parity_difference",
+    "true_positive_rate_parity": "equal_opportunity_difference",
+}
+
+
+def _require_improvement(
+    constraint: str,
+    columns: list[str],
+    dataset: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> None:
+    """Refuse a mitigation that leaves the gap it targets wider than before.
+
+    Thresholds fitted on few rows per group (or on many bands of a numeric attribute) can
+    overfit; registering such a version would only add a worse model to review.
+    """
+    gap = TARGETED_GAP[constraint]
+    if not after[gap] > before[gap]:
+        return
+    words = gap.replace("_", " ")
+    raise ValidationError(
+        f"mitigation with {constraint} over {', '.join(columns)} widens the {words}"
+        f" on dataset '{dataset}' from {before[gap]:.3f} to {after[gap]:.3f} (accuracy "
+        f"{before['accuracy']:.3f} -> {after['accuracy']:.3f}); nothing was registered",
+        hint="use fewer or coarser groups (band.<attribute>.<n> thresholds), more rows, or "
+        "another --constraint",
+    )
 
 
 def _metrics(
