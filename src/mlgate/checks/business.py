@@ -513,8 +513,8 @@ def success_criteria(documents: Mapping[str, Any] | None) -> list[Criterion]:
     case = (documents or {}).get("business_case")
     if not case:
         raise ValidationError(
-            "business_accuracy needs the project's accepted business case "
-            "(CheckInput.documents['business_case']); got none. Submit it with "
+            "business_accuracy needs the project's business case, whose success metrics are "
+            "its thresholds; none has been submitted. Submit it with "
             "`mlgate doc submit docs/business_case.yaml`"
         )
     criteria = []

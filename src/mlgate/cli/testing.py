@@ -63,16 +63,17 @@ def register(
 
 
 def outcome_table(result: SuiteResult) -> Table:
-    """Return one row per required check: requirement, check, dataset, status, summary, time."""
+    """Return one row per required check: requirement (and check), dataset, status, summary."""
     version = f"model version {result.model_version}" if result.model_version else "no model"
     table = Table(
         title=f"{result.project}, {version}: stages {', '.join(result.stages)}",
         title_justify="left",
         expand=True,
     )
+    # The check's name is shown only where it differs from the requirement's, so that the
+    # summary keeps most of the width of an 80-column terminal.
     table.add_column("requirement", no_wrap=True)
-    table.add_column("check", no_wrap=True)
-    table.add_column("dataset", no_wrap=True)
+    table.add_column("data", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("summary / next step", ratio=1)
     table.add_column("seconds", justify="right", no_wrap=True)
@@ -80,9 +81,11 @@ def outcome_table(result: SuiteResult) -> Table:
         summary = Text(outcome.summary)
         if outcome.fix:
             summary.append(f"\nnext: {outcome.fix}", style="cyan")
+        name = outcome.requirement
+        if outcome.check != outcome.requirement:
+            name = f"{name}\n({outcome.check})"
         table.add_row(
-            outcome.requirement,
-            outcome.check,
+            name,
             outcome.dataset,
             Text(outcome.status, style=OUTCOME_STYLE.get(outcome.status, "")),
             summary,
