@@ -339,6 +339,11 @@ def test_a_user_without_a_role_may_not_catalogue_and_the_refusal_is_audited(
         ),
         ({"name": "a\nb"}, ValidationError, "spans lines; expected one line"),
         (
+            {"sources": ["duration", TARGET]},
+            ValidationError,
+            f"source column '{TARGET}' is the target; a feature computed from the label",
+        ),
+        (
             {"unit": "x" * 65},
             ValidationError,
             "the unit is 65 characters long; expected at most 64",

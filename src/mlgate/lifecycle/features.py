@@ -148,7 +148,7 @@ def add_feature(
         )
         project = gov.project(session)
         data = _latest_dataset(session, project.id, dataset, gov.config.project)
-        _check_sources(columns, data)
+        _check_sources(columns, data, gov.config.data.target)
         previous = _latest_versions(session, project.id, [name]).get(name)
         marks = column_marks(gov, data)
         inherited = {column: marks[column] for column in columns if column in marks}
@@ -363,7 +363,12 @@ def _latest_dataset(session: Session, project_id: int, name: str, project: str) 
     return found
 
 
-def _check_sources(columns: list[str], dataset: DatasetVersion) -> None:
+def _check_sources(columns: list[str], dataset: DatasetVersion, target: str) -> None:
+    if target in columns:
+        raise ValidationError(
+            f"source column '{target}' is the target; a feature computed from the label would "
+            "leak the answer into the model, so it cannot be catalogued as a feature"
+        )
     present = [str(c["name"]) for c in dataset.schema]
     missing = [c for c in columns if c not in present]
     if missing:
