@@ -633,3 +633,35 @@ def test_long_category_labels_are_shortened_and_leave_room_for_the_bars() -> Non
     shortened = escape(labels[0][:31] + "\u2026", quote=False)
     assert shortened in svg
     assert labels[0] not in svg
+
+
+def test_model_selection_and_search_are_shown_as_tables_not_raw_parameters() -> None:
+    data = report_data()
+    data["model"]["params"] = {
+        "n_estimators": 200,
+        "search": {
+            "study": "mlgate:p:abc:def",
+            "metric": "roc_auc",
+            "trials": 6,
+            "best_value": 0.7718,
+            "best_params": {"C": 0.4},
+        },
+        "selection": {
+            "metric": "roc_auc",
+            "winner": "logistic",
+            "reason": "within one standard error; the simpler model",
+            "candidates": [
+                {"candidate": "logistic", "estimator": "a.b.LogisticRegression", "mean": 0.7718},
+                {"candidate": "boosting", "estimator": "a.b.LGBMClassifier", "mean": 0.7724},
+            ],
+        },
+    }
+
+    page = render_report(data)
+
+    assert "Model selection on mean roc_auc" in page
+    assert "logistic (chosen)" in page
+    assert "Chose logistic: within one standard error; the simpler model" in page
+    assert "study <code>mlgate:p:abc:def</code>, 6 complete trials" in page
+    assert "<code>selection</code>" not in page  # not dumped in the parameter table
+    assert "<code>n_estimators</code>" in page

@@ -273,11 +273,47 @@ def _model(model: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if model is None:
         return None
     model = _fill(model, MODEL_KEYS)
+    params = dict(model["params"] or {})
+    training = {
+        key: params.pop(key) for key in TRAINING_RECORDS if isinstance(params.get(key), dict)
+    }
     return {
         **model,
-        "params": sorted((model["params"] or {}).items()),
+        "training": _training_record(training),
+        "params": sorted(params.items()),
         "metrics": sorted((model["metrics"] or {}).items()),
         "signature": _fill_all(model["signature"], SIGNATURE_KEYS),
+    }
+
+
+# Records training keeps beside the estimator's parameters; the report shows them as tables.
+TRAINING_RECORDS = ("cv", "search", "selection")
+
+
+def _training_record(records: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The cross-validation, search and model-selection record of a trained version, if any."""
+    if not records:
+        return None
+    cv, search, selection = (dict(records.get(k) or {}) for k in TRAINING_RECORDS)
+    candidates = [
+        {
+            "name": row.get("candidate"),
+            "estimator": str(row.get("estimator", "")).rpartition(".")[2],
+            "mean": row.get("mean"),
+            "std": row.get("std"),
+            "fit_seconds": row.get("fit_seconds"),
+            "trials": row.get("trials"),
+            "winner": row.get("candidate") == selection.get("winner"),
+        }
+        for row in selection.get("candidates") or []
+    ]
+    return {
+        "cv": cv or None,
+        "search": search or None,
+        "metric": selection.get("metric") or cv.get("metric") or search.get("metric"),
+        "winner": selection.get("winner"),
+        "reason": selection.get("reason"),
+        "candidates": candidates,
     }
 
 
