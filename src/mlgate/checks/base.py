@@ -227,3 +227,16 @@ def feature_columns(inp: CheckInput, frame: pd.DataFrame) -> list[str]:
             f"the data has {len(frame.columns)} columns"
         )
     return columns
+
+
+def finite_or_none(value: Any) -> float | None:
+    """Return ``value`` as a float, or ``None`` when it is missing, NaN or infinite."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def short_number(value: Any) -> str:
+    """Three significant digits for a summary line; ``n/a`` for a value not computed."""
+    return "n/a" if value is None else f"{value:.3g}"

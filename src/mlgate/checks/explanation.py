@@ -49,7 +49,16 @@ from sklearn.compose import ColumnTransformer
 from sklearn.metrics import accuracy_score, roc_auc_score
 from sklearn.pipeline import Pipeline
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    finite_or_none,
+    worst,
+)
 from mlgate.checks.eda import (
     MAX_ASSOCIATION_LEVELS,
     TOP_LEVELS,
@@ -551,7 +560,7 @@ def _effect_figures(
                 kind="line" if kind == "numeric" else "bar",
                 x_label=str(column),
                 y_label=word,
-                series=[Series(word, labels, [_number(v) for v in curve])],
+                series=[Series(word, labels, [finite_or_none(v) for v in curve])],
             )
         )
     return figures
@@ -624,7 +633,7 @@ def _sensitive_findings(
     limit = limits["max_sensitive_importance_share"]
     for attribute in sensitive:
         if attribute in features:
-            share = _number(shares[attribute])
+            share = finite_or_none(shares[attribute])
             if share is not None and share >= limit:
                 message = (
                     f"sensitive attribute '{attribute}' is a model feature carrying "
@@ -695,7 +704,7 @@ def _correlation_ratio(levels: pd.Series, values: pd.Series) -> float | None:
         return None
     sums, sizes = np.bincount(codes, weights=y), np.bincount(codes)
     between = float((sizes * (sums / sizes - y.mean()) ** 2).sum())
-    return _number(math.sqrt(min(1.0, between / total)))
+    return finite_or_none(math.sqrt(min(1.0, between / total)))
 
 
 def _quantile_codes(series: pd.Series) -> np.ndarray:
@@ -720,20 +729,20 @@ def _metrics(
     top = ranked[0]
     metrics: Metrics = {
         "scoring": importance.scoring,
-        "baseline_score": _number(importance.baseline),
+        "baseline_score": finite_or_none(importance.baseline),
         "n_rows": n_rows,
         "n_repeats": importance.decreases.shape[1],
         "top_feature": top,
-        "top_feature_share": _number(shares[top]),
+        "top_feature_share": finite_or_none(shares[top]),
         "proxies": sum(bool(r["proxy"]) for r in proxies),
         "shap_explainer": shap_result.explainer if shap_result is not None else "none",
     }
     for feature in ranked:
-        metrics[f"importance.{feature}"] = _number(importance.mean[feature])
-        metrics[f"importance_share.{feature}"] = _number(shares[feature])
+        metrics[f"importance.{feature}"] = finite_or_none(importance.mean[feature])
+        metrics[f"importance_share.{feature}"] = finite_or_none(shares[feature])
     if shap_result is not None:
         for feature, value in shap_result.values.abs().mean().items():
-            metrics[f"shap_importance.{feature}"] = _number(value)
+            metrics[f"shap_importance.{feature}"] = finite_or_none(value)
     return metrics
 
 
@@ -748,10 +757,10 @@ def _importance_table(
         {
             "rank": rank,
             "feature": feature,
-            "mean": _number(importance.mean[feature]),
-            "std": _number(importance.std[feature]),
-            "share": _number(shares[feature]),
-            "shap_mean_abs": None if shap_mean is None else _number(shap_mean[feature]),
+            "mean": finite_or_none(importance.mean[feature]),
+            "std": finite_or_none(importance.std[feature]),
+            "share": finite_or_none(shares[feature]),
+            "shap_mean_abs": None if shap_mean is None else finite_or_none(shap_mean[feature]),
         }
         for rank, feature in enumerate(ranked, start=1)
     ]
@@ -766,7 +775,7 @@ def _importance_figure(importance: Importance, ranked: Sequence[str]) -> Figure:
         kind="bar",
         x_label="feature",
         y_label=f"decrease in {word}",
-        series=[Series("mean decrease", top, [_number(importance.mean[f]) for f in top])],
+        series=[Series("mean decrease", top, [finite_or_none(importance.mean[f]) for f in top])],
     )
 
 
@@ -782,7 +791,7 @@ def _shap_figure(shap_result: ShapValues | None) -> list[Figure]:
             kind="bar",
             x_label="feature",
             y_label="mean |SHAP value|",
-            series=[Series("mean |SHAP|", top, [_number(means[f]) for f in top])],
+            series=[Series("mean |SHAP|", top, [finite_or_none(means[f]) for f in top])],
         )
     ]
 
@@ -795,7 +804,7 @@ def _summary(
     proxies: Sequence[Mapping[str, Any]],
 ) -> str:
     top = ranked[0]
-    share = _number(shares[top])
+    share = finite_or_none(shares[top])
     carried = "" if share is None else f", {share:.0%} of the importance"
     text = (
         f"top feature {top} ({importance.scoring} drop {importance.mean[top]:.3f}{carried}) "
@@ -809,12 +818,6 @@ def _share(shares: pd.Series, feature: str) -> float:
     value = shares.get(feature)
     return 0.0 if value is None or not math.isfinite(float(value)) else float(value)
 
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
 
 
 SPEC = CheckSpec(

@@ -25,7 +25,6 @@ the ROC AUC for a binary target when the estimator has ``predict_proba`` or
 from __future__ import annotations
 
 import logging
-import math
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,10 +36,20 @@ from sklearn.dummy import DummyClassifier
 from sklearn.exceptions import FitFailedWarning, UndefinedMetricWarning
 from sklearn.model_selection import StratifiedKFold, cross_validate, learning_curve
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    finite_or_none,
+    short_number,
+    worst,
+)
 from mlgate.checks.eda import sample_positions
 from mlgate.checks.explanation import importance_shares, permutation_importance
-from mlgate.checks.model_quality import feature_columns
+from mlgate.checks.model_quality import feature_columns, stratified_folds
 from mlgate.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -75,7 +84,7 @@ def check_fitting(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResu
     limits = _limits(thresholds)
     factory = _require_factory(inp)
     x, y = _training_rows(inp)
-    folds = _folds(y, limits["folds"])
+    folds = stratified_folds(y, limits["folds"])
     scoring = fitting_scoring(factory(), y)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=inp.seed)
 
@@ -98,8 +107,8 @@ def check_fitting(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResu
         len(y),
         x.shape[1],
         scoring,
-        _fmt(metrics["validation_score_mean"]),
-        _fmt(metrics["train_validation_gap"]),
+        short_number(metrics["validation_score_mean"]),
+        short_number(metrics["train_validation_gap"]),
         status,
     )
     return CheckResult(
@@ -169,19 +178,6 @@ def _training_rows(inp: CheckInput) -> tuple[pd.DataFrame, pd.Series]:
     return frame[features], y
 
 
-def _folds(y: pd.Series, requested: float) -> int:
-    folds = int(requested)
-    counts = y.value_counts()
-    if len(counts) < 2:
-        raise ValidationError(f"the target has {len(counts)} class(es); expected at least 2")
-    if counts.min() < folds:
-        raise ValidationError(
-            f"folds={folds} but the smallest class has only {counts.min()} row(s); "
-            f"lower folds or add rows"
-        )
-    return folds
-
-
 # --- cross-validation and the learning curve --------------------------------------------------
 
 
@@ -233,12 +229,12 @@ class Curve:
     @property
     def train_mean(self) -> list[float | None]:
         """Mean training score per size; ``None`` where any fold failed."""
-        return [_number(np.mean(row)) for row in self.train]
+        return [finite_or_none(np.mean(row)) for row in self.train]
 
     @property
     def validation_mean(self) -> list[float | None]:
         """Mean validation score per size; ``None`` where any fold failed."""
-        return [_number(np.mean(row)) for row in self.validation]
+        return [finite_or_none(np.mean(row)) for row in self.validation]
 
     @property
     def failed(self) -> list[int]:
@@ -314,8 +310,8 @@ class FoldImportance:
         return [
             {
                 "feature": feature,
-                "mean_decrease": _number(self.mean[feature]),
-                "share": _number(self.shares[feature]),
+                "mean_decrease": finite_or_none(self.mean[feature]),
+                "share": finite_or_none(self.shares[feature]),
             }
             for feature in self.ranked
         ]
@@ -359,18 +355,18 @@ def _metrics(
     folds: int,
     n_rows: int,
 ) -> Metrics:
-    train = _number(np.mean(scores["train_score"]))
-    valid = _number(np.mean(scores["test_score"]))
-    base = _number(np.mean(baseline["test_score"]))
+    train = finite_or_none(np.mean(scores["train_score"]))
+    valid = finite_or_none(np.mean(scores["test_score"]))
+    base = finite_or_none(np.mean(baseline["test_score"]))
     means = curve.validation_mean
     metrics: Metrics = {
         "scoring": scoring,
         "folds": folds,
         "n_rows": n_rows,
         "train_score_mean": train,
-        "train_score_std": _number(np.std(scores["train_score"])),
+        "train_score_std": finite_or_none(np.std(scores["train_score"])),
         "validation_score_mean": valid,
-        "validation_score_std": _number(np.std(scores["test_score"])),
+        "validation_score_std": finite_or_none(np.std(scores["test_score"])),
         "train_validation_gap": _difference(train, valid),
         "baseline_score": base,
         "lift_over_baseline": _difference(valid, base),
@@ -380,7 +376,7 @@ def _metrics(
     }
     if importance is not None:
         top = importance.ranked[0]
-        share = _number(importance.shares[top])
+        share = finite_or_none(importance.shares[top])
         metrics["top_feature"] = top if share is not None else None
         metrics["top_feature_share"] = share
     return metrics
@@ -442,7 +438,7 @@ def _concentration(
     if importance is None:
         return [Finding("info", "one feature only; importance concentration not judged")]
     top = importance.ranked[0]
-    share = _number(importance.shares[top])
+    share = finite_or_none(importance.shares[top])
     if share is None:
         message = "shuffling any single feature never lowers the score; no importance shares"
         return [Finding("info", message)]
@@ -480,9 +476,9 @@ def _curve_findings(metrics: Metrics, curve: Curve, limits: Mapping[str, float])
 
 def _summary(metrics: Metrics) -> str:
     return (
-        f"validation {metrics['scoring']} {_fmt(metrics['validation_score_mean'])}, "
-        f"train-validation gap {_fmt(metrics['train_validation_gap'])}, majority baseline "
-        f"{_fmt(metrics['baseline_score'])} over {metrics['folds']} folds"
+        f"validation {metrics['scoring']} {short_number(metrics['validation_score_mean'])}, "
+        f"train-validation gap {short_number(metrics['train_validation_gap'])}, majority baseline "
+        f"{short_number(metrics['baseline_score'])} over {metrics['folds']} folds"
     )
 
 
@@ -492,9 +488,9 @@ def _fold_table(scores: Mapping[str, Any], baseline: Mapping[str, Any]) -> list[
             "fold": i + 1,
             "train_rows": len(scores["indices"]["train"][i]),
             "validation_rows": len(scores["indices"]["test"][i]),
-            "train_score": _number(scores["train_score"][i]),
-            "validation_score": _number(scores["test_score"][i]),
-            "baseline_score": _number(baseline["test_score"][i]),
+            "train_score": finite_or_none(scores["train_score"][i]),
+            "validation_score": finite_or_none(scores["test_score"][i]),
+            "baseline_score": finite_or_none(baseline["test_score"][i]),
         }
         for i in range(len(scores["test_score"]))
     ]
@@ -526,7 +522,7 @@ def _importance_figure(importance: FoldImportance | None) -> list[Figure]:
             kind="bar",
             x_label="feature",
             y_label="share of importance",
-            series=[Series("share", top, [_number(importance.shares[f]) for f in top])],
+            series=[Series("share", top, [finite_or_none(importance.shares[f]) for f in top])],
         )
     ]
 
@@ -534,18 +530,7 @@ def _importance_figure(importance: FoldImportance | None) -> list[Figure]:
 def _difference(left: Any, right: Any) -> float | None:
     if left is None or right is None:
         return None
-    return _number(left - right)
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
+    return finite_or_none(left - right)
 
 
 SPEC = CheckSpec(

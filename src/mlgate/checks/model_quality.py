@@ -48,6 +48,8 @@ from mlgate.checks.base import (
     Series,
     Status,
     feature_columns,
+    finite_or_none,
+    short_number,
     worst,
 )
 from mlgate.errors import ValidationError
@@ -123,7 +125,7 @@ def check_cv_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     limits = {**CV_DEFAULTS, **thresholds}
     factory = _require_factory(inp)
     x, y = _xy(inp, inp.data)
-    folds = _folds(y, limits["folds"])
+    folds = stratified_folds(y, limits["folds"])
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=inp.seed)
     scores = cross_validate(
@@ -154,17 +156,17 @@ def _cv_result(
     metrics: dict[str, float | int | str | None] = {"folds": folds}
     for name in SCORES:
         train, valid = scores[f"train_{name}"], scores[f"test_{name}"]
-        metrics[f"train_{name}_mean"] = _number(np.mean(train))
-        metrics[f"train_{name}_std"] = _number(np.std(train))
-        metrics[f"validation_{name}_mean"] = _number(np.mean(valid))
-        metrics[f"validation_{name}_std"] = _number(np.std(valid))
-        metrics[f"{name}_gap"] = _number(np.mean(train) - np.mean(valid))
+        metrics[f"train_{name}_mean"] = finite_or_none(np.mean(train))
+        metrics[f"train_{name}_std"] = finite_or_none(np.std(train))
+        metrics[f"validation_{name}_mean"] = finite_or_none(np.mean(valid))
+        metrics[f"validation_{name}_std"] = finite_or_none(np.std(valid))
+        metrics[f"{name}_gap"] = finite_or_none(np.mean(train) - np.mean(valid))
 
     findings = _cv_findings(metrics, limits)
     status = worst([f.severity for f in findings if f.severity != "info"])
     summary = (
-        f"validation ROC AUC {_fmt(metrics['validation_roc_auc_mean'])}, "
-        f"train-validation gap {_fmt(metrics['roc_auc_gap'])} over {folds} folds"
+        f"validation ROC AUC {short_number(metrics['validation_roc_auc_mean'])}, "
+        f"train-validation gap {short_number(metrics['roc_auc_gap'])} over {folds} folds"
     )
     return CheckResult(
         check="cv_accuracy",
@@ -206,7 +208,7 @@ def _cv_findings(
 def _fold_figure(scores: Mapping[str, np.ndarray], folds: int) -> Figure:
     x = list(range(1, folds + 1))
     series = [
-        Series(f"{split} {name}", x, [_number(v) for v in scores[f"{prefix}_{name}"]])
+        Series(f"{split} {name}", x, [finite_or_none(v) for v in scores[f"{prefix}_{name}"]])
         for name in SCORES
         for split, prefix in (("train", "train"), ("validation", "test"))
     ]
@@ -225,8 +227,8 @@ def _fold_table(scores: Mapping[str, np.ndarray], folds: int) -> list[dict[str, 
     for i in range(folds):
         row: dict[str, Any] = {"fold": i + 1}
         for name in SCORES:
-            row[f"train_{name}"] = _number(scores[f"train_{name}"][i])
-            row[f"validation_{name}"] = _number(scores[f"test_{name}"][i])
+            row[f"train_{name}"] = finite_or_none(scores[f"train_{name}"][i])
+            row[f"validation_{name}"] = finite_or_none(scores[f"test_{name}"][i])
         rows.append(row)
     return rows
 
@@ -249,7 +251,7 @@ def check_holdout_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) -> 
     status = worst([f.severity for f in findings if f.severity != "info"])
     metrics["n_rows"] = len(y)
 
-    summary = ", ".join(f"{k} {_fmt(metrics[k])}" for k in ("accuracy", "roc_auc", "f1"))
+    summary = ", ".join(f"{k} {short_number(metrics[k])}" for k in ("accuracy", "roc_auc", "f1"))
     return CheckResult(
         check="holdout_accuracy",
         status=status,
@@ -280,13 +282,13 @@ def classification_scores(
     average, pos = ("binary", positive_label) if binary else ("macro", 1)
 
     metrics: dict[str, float | int | str | None] = {
-        "accuracy": _number(accuracy_score(y_true, predictions))
+        "accuracy": finite_or_none(accuracy_score(y_true, predictions))
     }
     why: list[tuple[str, str]] = []
     scorers = (("f1", f1_score), ("precision", precision_score), ("recall", recall_score))
     for name, scorer in scorers:
         value = scorer(y_true, predictions, pos_label=pos, average=average, zero_division=np.nan)
-        metrics[name] = _number(value)
+        metrics[name] = finite_or_none(value)
         if metrics[name] is None:
             why.append((name, f"its denominator is 0 for positive label {positive_label!r}"))
 
@@ -312,13 +314,13 @@ def _roc_auc(
 
     if binary:
         scores = positive_class_scores(model, x, positive_label, classes)
-        return _number(roc_auc_score(y_true == positive_label, scores)), None
+        return finite_or_none(roc_auc_score(y_true == positive_label, scores)), None
 
     proba = np.asarray(model.predict_proba(x))
     labels = list(model.classes_)
     if not present <= set(labels):
         return None, "the scored rows hold classes the model never saw"
-    return _number(roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)), None
+    return finite_or_none(roc_auc_score(y_true, proba, multi_class="ovr", labels=labels)), None
 
 
 def _below_minimum(
@@ -570,11 +572,12 @@ def _performance_summary(
     metrics: Mapping[str, float | int | str | None], environment: Mapping[str, Any]
 ) -> str:
     return (
-        f"training {_fmt(metrics['training_seconds'])} s, latency p50/p95/p99 "
-        f"{_fmt(metrics['latency_p50_ms'])}/{_fmt(metrics['latency_p95_ms'])}/"
-        f"{_fmt(metrics['latency_p99_ms'])} ms, throughput "
-        f"{_fmt(metrics['throughput_1k_rows_per_second'])} rows/s at 1k rows and "
-        f"{_fmt(metrics['throughput_rows_per_second'])} rows/s at {metrics['batch_rows']} rows, "
+        f"training {short_number(metrics['training_seconds'])} s, latency p50/p95/p99 "
+        f"{short_number(metrics['latency_p50_ms'])}/{short_number(metrics['latency_p95_ms'])}/"
+        f"{short_number(metrics['latency_p99_ms'])} ms, throughput "
+        f"{short_number(metrics['throughput_1k_rows_per_second'])} rows/s at 1k rows and "
+        f"{short_number(metrics['throughput_rows_per_second'])} rows/s at "
+        f"{metrics['batch_rows']} rows, "
         f"on {environment['cpu_model'] or 'an unknown CPU'} "
         f"({environment['usable_cores'] or '?'} usable cores)"
     )
@@ -715,7 +718,8 @@ def _xy(inp: CheckInput, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
     return frame[feature_columns(inp, frame)], y
 
 
-def _folds(y: pd.Series, requested: float) -> int:
+def stratified_folds(y: pd.Series, requested: float) -> int:
+    """Return the number of stratified folds, refusing one that the classes cannot fill."""
     folds = int(requested)
     if folds < 2:
         raise ValidationError(f"folds must be at least 2; got {requested:g}")
@@ -735,15 +739,6 @@ def _sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     if len(frame) <= max_rows:
         return frame
     return frame.sample(n=max_rows, random_state=seed)
-
-
-def _number(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
 
 
 def _labels(values: Sequence[Any]) -> str:

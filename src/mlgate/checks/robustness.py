@@ -61,7 +61,16 @@ from sklearn.preprocessing import (
     StandardScaler,
 )
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    finite_or_none,
+    worst,
+)
 from mlgate.checks.model_quality import feature_columns, positive_class_scores
 from mlgate.errors import ValidationError
 
@@ -275,8 +284,8 @@ def _change(
     if clean.scores is not None:
         scores = _scores(model, frame, clean.positive_label)
         delta = np.abs(np.asarray(scores) - clean.scores)[rows].max(axis=1)
-        change["max_score_change"] = _number(np.max(delta))
-        change["mean_score_change"] = _number(np.mean(delta))
+        change["max_score_change"] = finite_or_none(np.max(delta))
+        change["mean_score_change"] = finite_or_none(np.mean(delta))
     return change
 
 
@@ -844,10 +853,6 @@ def _names(columns: Sequence[Any], limit: int = 10) -> str:
     shown = ", ".join(str(c) for c in columns[:limit])
     return shown if len(columns) <= limit else f"{shown} and {len(columns) - limit} more"
 
-
-def _number(value: Any) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
 
 
 SPEC = CheckSpec(

@@ -43,7 +43,6 @@ are the ones a little more data would settle.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +58,8 @@ from mlgate.checks.base import (
     Finding,
     Series,
     column_kind,
+    finite_or_none,
+    short_number,
     worst,
 )
 from mlgate.checks.eda import looks_like_identifier
@@ -511,16 +512,16 @@ def _metrics(
     worst_row = accuracy[0] if accuracy else None
     return {
         "n_rows": n_rows,
-        "overall_accuracy": _number(overall["accuracy"]),
-        "overall_recall": _number(overall["recall"]),
+        "overall_accuracy": finite_or_none(overall["accuracy"]),
+        "overall_recall": finite_or_none(overall["recall"]),
         "n_slices": n_singles,
         "n_pairs": n_pairs,
         "n_degraded": sum(r["verdict"] in ("warn", "fail") for r in rows),
         "n_degraded_fail": sum(r["verdict"] == "fail" for r in rows),
         "n_too_small": sum(r["verdict"] == "too small" for r in rows),
         "worst_slice": worst_row["slice"] if worst_row else None,
-        "worst_slice_accuracy": _number(worst_row["value"]) if worst_row else None,
-        "worst_accuracy_drop": _number(worst_row["drop"]) if worst_row else None,
+        "worst_slice_accuracy": finite_or_none(worst_row["value"]) if worst_row else None,
+        "worst_accuracy_drop": finite_or_none(worst_row["drop"]) if worst_row else None,
     }
 
 
@@ -528,10 +529,11 @@ def _summary(metrics: Metrics) -> str:
     text = (
         f"{metrics['n_degraded']} degraded slice metric(s) among {metrics['n_slices']} "
         f"one-feature slices and {metrics['n_pairs']} pairs; overall accuracy "
-        f"{_fmt(metrics['overall_accuracy'])}"
+        f"{short_number(metrics['overall_accuracy'])}"
     )
     if metrics["worst_slice"] is not None:
-        text += f", lowest '{metrics['worst_slice']}' {_fmt(metrics['worst_slice_accuracy'])}"
+        worst = short_number(metrics["worst_slice_accuracy"])
+        text += f", lowest '{metrics['worst_slice']}' {worst}"
     return text
 
 
@@ -552,31 +554,21 @@ def _small_table(
 
 def _table_row(row: Mapping[str, Any]) -> dict[str, Any]:
     keys = ("slice", "metric", "size", "value", "ci_low", "ci_high", "overall", "drop", "verdict")
-    return {k: _number(row[k]) if isinstance(row[k], float) else row[k] for k in keys}
+    return {k: finite_or_none(row[k]) if isinstance(row[k], float) else row[k] for k in keys}
 
 
 def _figure(rows: Sequence[Mapping[str, Any]], overall: Mapping[str, float | None]) -> Figure:
     top = _by_drop([r for r in _shown(rows) if r["metric"] == "accuracy"])[:TOP_ROWS]
+    values = [finite_or_none(r["value"]) for r in top]
     return Figure(
         name="slice_accuracy",
         title="Accuracy of the lowest-scoring slices; the line is the overall accuracy",
         kind="bar",
         x_label="slice",
         y_label="accuracy",
-        series=[Series("accuracy", [r["slice"] for r in top], [_number(r["value"]) for r in top])],
-        threshold=_number(overall["accuracy"]),
+        series=[Series("accuracy", [r["slice"] for r in top], values)],
+        threshold=finite_or_none(overall["accuracy"]),
     )
-
-
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
 
 
 SPEC = CheckSpec(

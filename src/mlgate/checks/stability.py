@@ -31,7 +31,6 @@ accuracy.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,17 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    finite_or_none,
+    short_number,
+    worst,
+)
 from mlgate.checks.model_quality import feature_columns, positive_class_scores
 from mlgate.errors import ValidationError
 
@@ -96,12 +105,12 @@ class Bootstrap:
     @property
     def mean(self) -> float | None:
         """Mean of the defined values."""
-        return _number(self.values.mean()) if len(self.values) else None
+        return finite_or_none(self.values.mean()) if len(self.values) else None
 
     @property
     def std(self) -> float | None:
         """Standard deviation (ddof 1) of the defined values; ``None`` with fewer than two."""
-        return _number(self.values.std(ddof=1)) if len(self.values) > 1 else None
+        return finite_or_none(self.values.std(ddof=1)) if len(self.values) > 1 else None
 
     @property
     def interval(self) -> tuple[float | None, float | None]:
@@ -109,7 +118,7 @@ class Bootstrap:
         if len(self.values) < 2:
             return None, None
         low, high = np.percentile(self.values, PERCENTILES)
-        return _number(low), _number(high)
+        return finite_or_none(low), finite_or_none(high)
 
 
 def check_stability(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
@@ -135,7 +144,7 @@ def check_stability(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckRe
         outcomes.metric,
         len(y),
         rounds,
-        _fmt(metrics["bootstrap_width"]),
+        short_number(metrics["bootstrap_width"]),
         len(windows),
         metrics["n_windows_flagged"],
         status,
@@ -328,7 +337,7 @@ def _window_spread(
     draws = rng.integers(0, n_rows, (rounds, size))
     values = [outcomes.on(draw) for draw in draws]
     defined = np.asarray([v for v in values if v is not None], dtype=float)
-    return _number(defined.std(ddof=1)) if len(defined) > 1 else None
+    return finite_or_none(defined.std(ddof=1)) if len(defined) > 1 else None
 
 
 def _window(
@@ -430,7 +439,9 @@ def _metrics(
         "bootstrap_std": boot.std,
         "bootstrap_p2_5": low,
         "bootstrap_p97_5": high,
-        "bootstrap_width": _number(high - low) if low is not None and high is not None else None,
+        "bootstrap_width": (
+            finite_or_none(high - low) if low is not None and high is not None else None
+        ),
         "n_windows": len(windows),
         "n_windows_flagged": sum(w["verdict"] in ("warn", "fail") for w in windows),
         "n_windows_insufficient": sum(w["verdict"] == "insufficient evidence" for w in windows),
@@ -440,8 +451,9 @@ def _metrics(
 
 def _summary(metrics: Metrics) -> str:
     text = (
-        f"{metrics['metric']} {_fmt(metrics['value'])}, bootstrap 95 % interval "
-        f"{_fmt(metrics['bootstrap_p2_5'])}-{_fmt(metrics['bootstrap_p97_5'])} over "
+        f"{metrics['metric']} {short_number(metrics['value'])}, bootstrap 95 % interval "
+        f"{short_number(metrics['bootstrap_p2_5'])}-"
+        f"{short_number(metrics['bootstrap_p97_5'])} over "
         f"{metrics['bootstrap_rounds']} resamples"
     )
     if metrics["n_windows"]:
@@ -473,22 +485,13 @@ def _window_figure(outcomes: Outcomes, windows: list[dict[str, Any]]) -> Figure:
         x_label="time window (oldest first)",
         y_label=outcomes.metric,
         series=[
-            Series(outcomes.metric, x, [_number(w["value"]) for w in windows]),
-            Series("band low", x, [_number(w["band_low"]) for w in windows]),
-            Series("band high", x, [_number(w["band_high"]) for w in windows]),
+            Series(outcomes.metric, x, [finite_or_none(w["value"]) for w in windows]),
+            Series("band low", x, [finite_or_none(w["band_low"]) for w in windows]),
+            Series("band high", x, [finite_or_none(w["band_high"]) for w in windows]),
         ],
     )
 
 
-def _number(value: Any) -> float | None:
-    if value is None:
-        return None
-    number = float(value)
-    return number if math.isfinite(number) else None
-
-
-def _fmt(value: Any) -> str:
-    return "n/a" if value is None else f"{value:.3g}"
 
 
 SPEC = CheckSpec(
