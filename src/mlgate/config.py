@@ -8,6 +8,7 @@ mode the store lives in ``.mlgate/`` beside it; ``MLGATE_DATABASE_URL`` and
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -112,6 +113,10 @@ class ParamSpec(_Section):
             raise ValueError(f"choices apply to categorical; type {self.type} takes low and high")
         if self.low is None or self.high is None:
             raise ValueError(f"type {self.type} needs low and high")
+        if not (math.isfinite(self.low) and math.isfinite(self.high)):
+            raise ValueError(
+                f"low and high must be finite numbers; got low {self.low:g}, high {self.high:g}"
+            )
         if self.type == "int" and not (self.low.is_integer() and self.high.is_integer()):
             raise ValueError(
                 f"type int needs whole bounds; got low {self.low:g}, high {self.high:g}"
@@ -193,6 +198,14 @@ class TrainingConfig(_Section):
     cv: CvConfig = Field(default_factory=CvConfig)
     search: SearchConfig | None = None
     candidates: list[CandidateConfig] = Field(default_factory=list)
+
+    @field_validator("seed")
+    @classmethod
+    def _seed_in_range(cls, seed: int) -> int:
+        # numpy (and so scikit-learn and Optuna's sampler) takes seeds from 0 to 2**32 - 1
+        if not 0 <= seed < 2**32:
+            raise ValueError(f"seed {seed} is out of range; expected 0 <= seed <= {2**32 - 1}")
+        return seed
 
     @model_validator(mode="after")
     def _candidates_consistent(self) -> TrainingConfig:

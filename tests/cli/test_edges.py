@@ -308,7 +308,9 @@ def test_predict_refuses_bad_paths(
     assert (workspace / "train.csv").read_bytes() == before
 
 
-def test_predict_refuses_infinities_and_taken_output_columns(workspace: Path, cli: Cli) -> None:
+def test_predict_refuses_infinities_and_renames_taken_output_columns(
+    workspace: Path, cli: Cli
+) -> None:
     _deploy_low(workspace, cli)
     frame = synthetic_frame(20, seed=2)
     frame.loc[3, "x1"] = float("inf")
@@ -319,8 +321,11 @@ def test_predict_refuses_infinities_and_taken_output_columns(workspace: Path, cl
 
     synthetic_frame(20).assign(prediction=1).to_csv(workspace / "taken.csv", index=False)
     result = cli("predict", "taken.csv", cwd=workspace)
-    assert result.code == 2
-    assert "already has column(s) prediction" in result.err
+    assert result.code == 0, result.text
+    assert "already has column(s) named prediction or score" in result.err
+    scored = pd.read_csv(workspace / "taken.scored.csv")
+    assert (scored["prediction"] == 1).all()  # the input column is kept, not overwritten
+    assert {"mlgate_prediction", "mlgate_score"} <= set(scored.columns)
 
 
 def test_a_missing_store_is_named_not_blamed_on_a_server(workspace: Path, cli: Cli) -> None:

@@ -62,7 +62,35 @@ def load_model(data: bytes, trusted_types: list[str]) -> Any:
             f"the model file asks to load types that were not recorded at registration: "
             f"{', '.join(unexpected)}; mlgate refuses to load it"
         )
-    return sio.loads(data, trusted=list(trusted_types))
+    try:
+        return sio.loads(data, trusted=list(trusted_types))
+    except Exception as exc:  # a type that no longer resolves fails with any error type
+        raise ValidationError(
+            f"the stored model cannot be loaded: {type(exc).__name__}: {exc}; expected every "
+            f"recorded type ({', '.join(trusted_types) or 'none'}) to be importable here"
+            + _main_note(trusted_types),
+            hint="check that the packages the version was built with are installed "
+            "(mlgate model list shows them), or register the model again",
+        ) from exc
+
+
+def main_types(trusted_types: list[str]) -> list[str]:
+    """Return the recorded types that live in ``__main__``: a script's lambdas and functions.
+
+    skops stores a function by its module and name, and ``__main__`` is whatever program runs
+    at load time, so such a type can never be found again.
+    """
+    return [t for t in trusted_types if t.startswith("__main__.")]
+
+
+def _main_note(trusted_types: list[str]) -> str:
+    found = main_types(trusted_types)
+    if not found:
+        return ""
+    return (
+        f"; {', '.join(found)} was defined in the script that trained the model (a lambda or a "
+        "function in __main__), which no other program can import"
+    )
 
 
 def load_artifact(data: bytes, flavour: str, trusted_types: list[str]) -> Any:

@@ -37,6 +37,7 @@ MODES = ("batch", "rest", "stream")
 DEPLOY_STAGE = "deployment"
 DEPLOY_ROLES = ("ml_engineer", "admin")
 OUTPUT_COLUMNS = ("prediction", "score")
+OUTPUT_PREFIX = "mlgate_"
 
 
 def deploy(gov: Governance, mode: str = "batch", endpoint: str | None = None) -> Deployment:
@@ -137,6 +138,7 @@ class ScoringRun:
     input_sha256: str
     output_sha256: str
     deployed: bool = True
+    columns: tuple[str, ...] = OUTPUT_COLUMNS
 
 
 def predict_file(
@@ -150,7 +152,10 @@ def predict_file(
     """Score ``source`` with a model version and write it with prediction columns to ``output``.
 
     Without ``version`` the version deployed for batch use is taken. Each chunk is checked
-    against the signature before it is scored; on any error the partial output is removed.
+    against the signature before it is scored; on any error the partial output is removed. When
+    the input already has a column named ``prediction`` or ``score`` (a feature may carry that
+    name), the added columns are named ``mlgate_prediction`` and ``mlgate_score`` instead, so no
+    input is overwritten; :attr:`ScoringRun.columns` says which names were used.
     """
     table_format(source)
     out_format = table_format(output)
@@ -164,6 +169,7 @@ def predict_file(
         )
     model_version = _scoring_version(gov, version)
     model = load_model_version(gov, model_version)
+    positive = gov.config.data.positive_label
     input_sha = sha256_file(source)
     total = count_rows(source)
 
@@ -171,9 +177,14 @@ def predict_file(
     partial = output.with_name(f".{output.name}.partial")
     rows = 0
     writer: Any = None
+    names = OUTPUT_COLUMNS
     try:
         for chunk in iter_chunks(source, chunk_rows):
-            scored = _score(model, model_version, chunk, source, gov.config.data.positive_label)
+            if chunk.empty:  # a CSV with a header and no rows reads as one empty chunk
+                continue
+            if rows == 0:
+                names = output_columns(chunk.columns, source)
+            scored = _score(model, model_version, chunk, source, positive, names)
             writer = _write(partial, out_format, scored, writer)
             rows += len(chunk)
             if progress is not None:
@@ -196,6 +207,7 @@ def predict_file(
         input_sha,
         sha256_file(output),
         _is_deployed(gov, model_version),
+        names,
     )
     with gov.transaction() as session:
         gov.audit(
@@ -209,6 +221,7 @@ def predict_file(
                 "deployed": run.deployed,
                 "output": output.name,
                 "output_sha256": run.output_sha256,
+                "output_columns": list(names),
             },
         )
     logger.info("scored %d rows of %s with version %d", rows, source.name, run.model_version)
@@ -240,21 +253,42 @@ def _is_deployed(gov: Governance, version: ModelVersion) -> bool:
     return deployed is not None and deployed.id == version.id
 
 
-def _score(
-    model: Any, version: ModelVersion, chunk: pd.DataFrame, source: Path, positive: Any
-) -> pd.DataFrame:
-    taken = [c for c in OUTPUT_COLUMNS if c in chunk.columns]
-    if taken:
-        raise ValidationError(
-            f"{source} already has column(s) {', '.join(taken)}, which scoring adds; rename "
-            "them so that no input is overwritten"
+def output_columns(columns: Any, source: Path) -> tuple[str, ...]:
+    """Return the names of the prediction and score columns for an input with ``columns``.
+
+    They are ``prediction`` and ``score`` unless the input already has either name (a feature
+    called ``score``, say); then both get the ``mlgate_`` prefix, repeated until neither clashes,
+    so the pair stays recognisable and no input column is overwritten.
+    """
+    taken = {str(c) for c in columns}
+    names = OUTPUT_COLUMNS
+    while any(n in taken for n in names):
+        names = tuple(f"{OUTPUT_PREFIX}{n}" for n in names)
+    if names != OUTPUT_COLUMNS:
+        logger.warning(
+            "%s already has column(s) %s; writing the scores to %s instead",
+            source.name,
+            ", ".join(c for c in OUTPUT_COLUMNS if c in taken),
+            ", ".join(names),
         )
+    return names
+
+
+def _score(
+    model: Any,
+    version: ModelVersion,
+    chunk: pd.DataFrame,
+    source: Path,
+    positive: Any,
+    names: tuple[str, ...] = OUTPUT_COLUMNS,
+) -> pd.DataFrame:
     features = conform(chunk, version.signature, str(source))
+    prediction, score = names
     result = chunk.copy()
-    result["prediction"] = model.predict(features)
+    result[prediction] = model.predict(features)
     if hasattr(model, "predict_proba") and len(version.classes) == 2:
         column = version.classes.index(positive) if positive in version.classes else 1
-        result["score"] = np.asarray(model.predict_proba(features))[:, column]
+        result[score] = np.asarray(model.predict_proba(features))[:, column]
     return result
 
 

@@ -21,17 +21,23 @@ the registry records where the model came from; a signature is checked against t
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import skops.io as sio
 import yaml
+from sklearn.base import is_regressor
+from sklearn.pipeline import Pipeline
 
+from mlgate.artifacts.models import dump_model, main_types
 from mlgate.errors import NotFoundError, ValidationError
 
 logger = logging.getLogger(__name__)
@@ -93,6 +99,7 @@ def read_skops(path: Path, trust: Sequence[str], declared: Sequence[str] | None 
     type outside it is not the file the MLmodel was written for.
     """
     data = path.read_bytes()
+    _require_zip(path, data)
     try:
         needed = sorted(set(sio.get_untrusted_types(data=data)))
     except Exception as exc:  # skops raises zipfile and format errors of several types
@@ -118,6 +125,31 @@ def read_skops(path: Path, trust: Sequence[str], declared: Sequence[str] | None 
         return sio.loads(data, trusted=needed)
     except Exception as exc:  # a damaged member of the archive surfaces as any error type
         raise ValidationError(f"{path.name} could not be rebuilt with skops: {exc}") from exc
+
+
+def _require_zip(path: Path, data: bytes) -> None:
+    """Refuse a ``.skops`` file that is empty or not the zip archive skops writes."""
+    expected = "expected a skops file, a zip archive written by skops.io.dump"
+    if not data:
+        raise ValidationError(
+            f"{path.name} is not a readable skops file: it is empty (0 bytes); {expected}"
+        )
+    if zipfile.is_zipfile(io.BytesIO(data)):
+        return
+    pickled = data[:1] == b"\x80"
+    if pickled:
+        found = "a pickle"
+    elif data[:4] == b"PK\x03\x04":
+        found = f"a truncated or damaged zip archive ({len(data)} bytes)"
+    else:
+        found = f"{len(data)} bytes of another format"
+    raise ValidationError(
+        f"{path.name} is not a readable skops file: it is not a zip archive (found {found}); "
+        f"{expected}",
+        hint="a pickle is added from a .pkl, .pickle or .joblib file with --allow-pickle"
+        if pickled
+        else None,
+    )
 
 
 def read_pickle(path: Path, allow_pickle: bool) -> Any:
@@ -425,6 +457,77 @@ def model_features(
             f"lists {', '.join(only_signature) or 'no other column'} beyond the model"
         )
     return fitted if fitted is not None else [c for c in named if c in columns]
+
+
+def require_classifier(external: ExternalModel) -> None:
+    """Refuse a model that is not a fitted classifier: mlgate governs classification models.
+
+    A classifier has ``classes_`` once fitted (a pipeline takes them from its last step); a
+    regressor such as ``LinearRegression`` has none, and its outputs are no labels to check.
+    """
+    model = external.model
+    step = model.steps[-1][1] if isinstance(model, Pipeline) else model
+    try:
+        classes = getattr(model, "classes_", None)
+    except Exception:  # a broken property is as good as none
+        classes = None
+    try:
+        regressor = is_regressor(model)
+    except Exception:  # an object outside scikit-learn's estimator API has no tags
+        regressor = False
+    if classes is None or regressor:
+        found = "a regressor" if regressor else "no classes_ after fitting"
+        raise ValidationError(
+            f"{external.source} holds a {_class_name(step)}, which is not a classifier ({found}); "
+            "expected a fitted classifier with classes_ and predict_proba, such as "
+            "LogisticRegression or LGBMClassifier"
+        )
+
+
+def require_inputs(external: ExternalModel, features: Sequence[str], target: str) -> None:
+    """Refuse a model whose input columns include the target it is meant to predict."""
+    if target in features:
+        raise ValidationError(
+            f"{external.source} takes the target column '{target}' among its input columns "
+            f"({', '.join(features)}); expected the features only, since new data to score "
+            "has no label",
+            hint=f"fit the model again without '{target}' in its inputs",
+        )
+
+
+def require_round_trip(external: ExternalModel, rows: Any) -> None:
+    """Store the model as skops, load that copy back and check it predicts ``rows`` the same.
+
+    A model that cannot come back from its stored form (a lambda, a function defined in the
+    training script's ``__main__``) would be registered and then fail every later load.
+    """
+    model = external.model
+    content, trusted = dump_model(model)
+    stuck = main_types(trusted)
+    if stuck:
+        raise ValidationError(
+            f"{external.source} cannot be stored: it holds {', '.join(stuck)}, a lambda or a "
+            "function defined in the script that trained it (__main__); skops stores functions "
+            "by module and name, and no other program can import those. Expected only "
+            "functions from importable modules",
+            hint="replace it with a function from an importable module or a scikit-learn "
+            "transformer, fit and save the model again, then add it",
+        )
+    try:
+        copy = sio.loads(content, trusted=trusted)
+        reloaded = np.asarray(copy.predict(rows))
+    except Exception as exc:  # whatever fails to come back fails with any error type
+        raise ValidationError(
+            f"{external.source} cannot be loaded back from the skops copy mlgate would store "
+            f"({type(exc).__name__}: {_first_line(exc)}); expected a model that skops can save "
+            "and rebuild, so nothing was registered"
+        ) from exc
+    if not np.array_equal(reloaded, np.asarray(model.predict(rows))):
+        raise ValidationError(
+            f"{external.source}: the skops copy mlgate would store predicts other labels than "
+            f"the model on {len(rows)} training row(s); expected identical predictions, so "
+            "nothing was registered"
+        )
 
 
 def _class_name(model: Any) -> str:

@@ -34,7 +34,13 @@ from mlgate.artifacts.models import (
 from mlgate.checks.base import ModelLoader
 from mlgate.errors import NotFoundError, ValidationError
 from mlgate.lifecycle.data import latest_dataset, load_dataset
-from mlgate.lifecycle.external import model_features, read_external_model
+from mlgate.lifecycle.external import (
+    model_features,
+    read_external_model,
+    require_classifier,
+    require_inputs,
+    require_round_trip,
+)
 from mlgate.lifecycle.features import link_model_features
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import DatasetVersion, ModelVersion
@@ -181,8 +187,12 @@ def _train_fixed(
     started = time.perf_counter()
     try:
         model.fit(frame[features], frame[target])
-    except ValueError as exc:
-        raise ValidationError(f"training on dataset 'train' failed: {exc}") from exc
+    except Exception as exc:  # any library's error (LightGBMError...); not Ctrl-C
+        training = gov.config.training
+        raise ValidationError(
+            f"training {training.estimator} with parameters {training.params} on dataset "
+            f"'train' failed: {type(exc).__name__}: {exc}"
+        ) from exc
     seconds = time.perf_counter() - started
 
     metrics = {"training_seconds": round(seconds, 4), **_fit_metrics(gov, model, frame, features)}
@@ -232,6 +242,11 @@ def _check_target(target: pd.Series, positive: Any, name: str) -> None:
             "training row needs its label"
         )
     values = sorted(map(str, target.unique()))[:10]
+    if target.nunique() < 2:
+        raise ValidationError(
+            f"the target '{name}' has {target.nunique()} class ({', '.join(values)}) in "
+            "dataset 'train'; a classifier needs at least 2"
+        )
     if positive not in set(target.unique()):
         raise ValidationError(
             f"positive_label {positive!r} is not a value of the target '{name}'; found "
@@ -264,10 +279,12 @@ def add_model(
     """
     external = read_external_model(path, trust or [], allow_pickle)
     model = external.model
+    require_classifier(external)
 
     dataset = latest_dataset(gov, "train")
     frame = load_dataset(gov, dataset)
     features = model_features(external, list(frame.columns), lambda: feature_columns(gov, frame))
+    require_inputs(external, features, gov.config.data.target)
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise ValidationError(
@@ -280,6 +297,7 @@ def add_model(
             f"{external.source} cannot score the training data's features "
             f"({', '.join(features)}): {exc}"
         ) from exc
+    require_round_trip(external, frame[features].head(5))
 
     origin = f"added from {external.source}"
     return register_model(gov, model, dataset, frame, features, {}, origin, external.params)

@@ -189,14 +189,17 @@ def fold_scores(
     """Fit a fresh pipeline with ``params`` on each fold's rows and score the held-out rows."""
     scores: list[float] = []
     seconds = 0.0
+    tried = {**spec.params, **params}
     for number, (fit_rows, held_rows) in enumerate(splits, start=1):
         model = spec.build(params)
         started = time.perf_counter()
         try:
             model.fit(x.iloc[fit_rows], y.iloc[fit_rows])
-        except ValueError as exc:
+        except Exception as exc:  # any library's error (LightGBMError...); not Ctrl-C
             raise ValidationError(
-                f"fitting {spec.estimator} with {dict(params)} failed on fold {number}: {exc}"
+                f"fitting {spec.estimator} with {tried} failed on fold {number} "
+                f"(mlgate.yaml {spec.where}): {type(exc).__name__}: {exc}",
+                hint="check the estimator's params and search space in mlgate.yaml",
             ) from exc
         seconds += time.perf_counter() - started
         scores.append(scorer(model, x.iloc[held_rows], y.iloc[held_rows]))

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from sklearn.base import is_classifier
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
@@ -43,9 +44,14 @@ QUIET_PARAMS: dict[str, dict[str, Any]] = {
 def import_estimator(path: str, field_name: str) -> type:
     """Return the estimator class at dotted ``path``; ``field_name`` names the setting."""
     module_name, _, class_name = path.rpartition(".")
+    if not module_name or path.startswith(".") or not class_name:
+        raise ValidationError(
+            f"mlgate.yaml {field_name} '{path}' is not a dotted absolute class path; expected "
+            "one such as sklearn.linear_model.LogisticRegression"
+        )
     try:
         estimator_class = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as exc:
+    except (ImportError, AttributeError, ValueError, TypeError) as exc:
         raise ValidationError(
             f"mlgate.yaml {field_name} '{path}' cannot be imported: {exc}",
             hint="use a dotted class path such as sklearn.linear_model.LogisticRegression",
@@ -57,6 +63,26 @@ def import_estimator(path: str, field_name: str) -> type:
             "expected an estimator class such as sklearn.linear_model.LogisticRegression"
         )
     return estimator_class
+
+
+def require_classifier(estimator_class: type, field_name: str) -> None:
+    """Refuse an estimator that is not a classifier: mlgate governs classification models."""
+    try:
+        classifier = is_classifier(estimator_class())
+    except Exception as exc:  # a class that cannot be built without arguments is no estimator
+        raise ValidationError(
+            f"mlgate.yaml {field_name} '{_class_path(estimator_class)}' cannot be built with "
+            f"its defaults ({exc}); expected a scikit-learn compatible classifier"
+        ) from exc
+    if not classifier:
+        raise ValidationError(
+            f"mlgate.yaml {field_name} '{_class_path(estimator_class)}' is not a classifier; "
+            "mlgate trains classifiers, such as sklearn.linear_model.LogisticRegression"
+        )
+
+
+def _class_path(estimator_class: type) -> str:
+    return f"{estimator_class.__module__}.{estimator_class.__name__}"
 
 
 def estimator_params(estimator_class: type) -> dict[str, Any]:
@@ -143,8 +169,11 @@ class PipelineSpec:
 
     @property
     def estimator_class(self) -> type:
-        """The estimator class, imported."""
-        return import_estimator(self.estimator, f"{self.where}.estimator")
+        """The estimator class, imported; it must be a classifier."""
+        field_name = f"{self.where}.estimator"
+        estimator_class = import_estimator(self.estimator, field_name)
+        require_classifier(estimator_class, field_name)
+        return estimator_class
 
     def build(self, overrides: Mapping[str, Any] | None = None) -> Pipeline:
         """Return the unfitted pipeline, with ``overrides`` (searched values) over the params."""

@@ -251,9 +251,11 @@ def refit(plan: TrainingPlan, choice: Choice) -> tuple[Pipeline, float]:
     started = time.perf_counter()
     try:
         model.fit(plan.x, plan.y)
-    except ValueError as exc:
+    except Exception as exc:  # any library's error (LightGBMError...); not Ctrl-C
+        params = {**choice.candidate.pipeline.params, **overrides}
         raise ValidationError(
-            f"refitting {choice.candidate.name} on dataset 'train' failed: {exc}"
+            f"refitting {choice.candidate.name} ({choice.candidate.pipeline.estimator}) with "
+            f"parameters {params} on dataset 'train' failed: {type(exc).__name__}: {exc}"
         ) from exc
     seconds = time.perf_counter() - started
 

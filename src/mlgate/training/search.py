@@ -31,12 +31,15 @@ concurrent workers queue instead of failing with "database is locked".
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping
@@ -70,6 +73,9 @@ POLL_SECONDS = 1.0  # how often a worker looks again while other workers finish 
 SQLITE_LOCK_SECONDS = 30  # how long a SQLite connection waits for another one's write lock,
 # as the governance store's connections do (their listeners, added below, set the same)
 SURPLUS = "surplus"
+ORPHAN_POLL_SECONDS = 0.5  # how often a worker process checks that its parent is still there
+ORPHAN_EXIT_CODE = 1
+PR_SET_PDEATHSIG = 1  # Linux prctl option: the signal a process gets when its parent dies
 
 # Running trials that never recorded a heartbeat (tables and columns of Optuna's schema, whose
 # version open_storage checks).
@@ -275,7 +281,9 @@ def _fill(
     deadline = None if job.timeout_seconds is None else time.monotonic() + job.timeout_seconds
 
     ran = 0
+    failures: list[ValidationError] = []
     while True:
+        _stop_if_orphaned()
         _fail_stale(study, storage, 2 * job.heartbeat_seconds)
         complete = _complete(study)
         running = len(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
@@ -295,8 +303,28 @@ def _fill(
             time.sleep(POLL_SECONDS)
             continue
 
-        study.optimize(lambda trial: _claimed(trial, job), n_trials=1, callbacks=[_logged(job)])
+        # A trial whose fit fails (a searched value the library refuses, say) is marked failed
+        # and the search goes on: other values of the space may well fit. Failed trials do not
+        # count, so a space where nothing fits would never end; once this process has seen as
+        # many failures as trials were asked for, it stops with the last error if no trial of
+        # the study completed, and otherwise leaves the search to the trials that did.
+        study.optimize(
+            lambda trial: _recorded(trial, job, failures),
+            n_trials=1,
+            callbacks=[_logged(job)],
+            catch=(ValidationError,),
+        )
         ran += 1
+        if len(failures) >= job.trials:
+            if not _complete(study):
+                raise failures[-1]
+            logger.warning(
+                "search %s: %d trial(s) failed in this process; stopping with %d complete",
+                job.study_name,
+                len(failures),
+                len(_complete(study)),
+            )
+            return ran
 
 
 def search_result(study: optuna.Study, job: SearchJob) -> SearchResult:
@@ -338,6 +366,16 @@ def _claimed(trial: optuna.Trial, job: SearchJob) -> float:
             f"{job.trials} were asked for"
         )
     return job.objective(trial)
+
+
+def _recorded(trial: optuna.Trial, job: SearchJob, failures: list[ValidationError]) -> float:
+    """Run the trial; keep its error (Optuna marks the trial failed) for :func:`_fill`."""
+    try:
+        return _claimed(trial, job)
+    except ValidationError as exc:
+        failures.append(exc)
+        logger.warning("search %s: trial %d failed: %s", job.label, trial.number, exc.message)
+        raise
 
 
 def _logged(job: SearchJob) -> Callable[[optuna.Study, FrozenTrial], None]:
@@ -413,8 +451,9 @@ def _sampler_seed(seed: int, worker: int, existing: int) -> int:
 
 def _start_helpers(job: SearchJob, count: int) -> list[BaseProcess]:
     context = multiprocessing.get_context("spawn")
+    parent = os.getpid()
     helpers = [
-        context.Process(target=_helper_main, args=(job, i), name=f"mlgate-search-{i}")
+        context.Process(target=_helper_main, args=(job, i, parent), name=f"mlgate-search-{i}")
         for i in range(1, count + 1)
     ]
     for helper in helpers:
@@ -422,11 +461,17 @@ def _start_helpers(job: SearchJob, count: int) -> list[BaseProcess]:
     return helpers
 
 
-def _helper_main(job: SearchJob, worker: int) -> None:
-    """Entry point of a worker process: run trials, report errors as one line, no traceback."""
+def _helper_main(job: SearchJob, worker: int, parent: int) -> None:
+    """Entry point of a worker process: run trials, report errors as one line, no traceback.
+
+    The worker ends with its parent, the ``mlgate train`` process that started it: a parent
+    killed (SIGTERM, SIGKILL) cannot terminate it, and it would go on running trials nobody
+    waits for.
+    """
     # Only this process's own error reaches its stderr, as one line: Optuna's report of the
     # failed trial would repeat it with a traceback.
     optuna.logging.set_verbosity(optuna.logging.CRITICAL)
+    _follow_parent(parent)
     try:
         run_trials(job, worker)
     except GovernanceError as exc:
@@ -434,3 +479,45 @@ def _helper_main(job: SearchJob, worker: int) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+_parent_pid: int | None = None  # set in a worker process: the pid of the process that started it
+
+
+def _follow_parent(parent: int) -> None:
+    """Make this worker process end as soon as ``parent`` is gone.
+
+    On Linux the kernel sends SIGTERM at the parent's death (``PR_SET_PDEATHSIG``). Everywhere,
+    a daemon thread compares ``os.getppid()`` with ``parent`` every ``ORPHAN_POLL_SECONDS``
+    (an orphan is adopted by another process), and :func:`_fill` does before each trial. A
+    trial cut short stays running in the study until its heartbeat goes stale and it is failed.
+    """
+    global _parent_pid
+    _parent_pid = parent
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        except (OSError, AttributeError):
+            logger.debug("prctl is not available; watching the parent process instead")
+    threading.Thread(target=_watch_parent, name="mlgate-parent-watch", daemon=True).start()
+    _stop_if_orphaned()  # the parent may have died before the signal was asked for
+
+
+def _watch_parent() -> None:
+    while True:
+        time.sleep(ORPHAN_POLL_SECONDS)
+        if _orphaned():
+            logger.error("search worker stops: the mlgate train process that started it is gone")
+            os._exit(ORPHAN_EXIT_CODE)
+
+
+def _orphaned() -> bool:
+    return _parent_pid is not None and os.getppid() != _parent_pid
+
+
+def _stop_if_orphaned() -> None:
+    """In a worker process whose parent is gone, stop before starting another trial."""
+    if _orphaned():
+        logger.error("search worker stops: the mlgate train process that started it is gone")
+        sys.exit(ORPHAN_EXIT_CODE)
