@@ -819,7 +819,6 @@ def _share(shares: pd.Series, feature: str) -> float:
     return 0.0 if value is None or not math.isfinite(float(value)) else float(value)
 
 
-
 SPEC = CheckSpec(
     name="explanation",
     title="Explanation and sensitive feature use",

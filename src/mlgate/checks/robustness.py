@@ -854,7 +854,6 @@ def _names(columns: Sequence[Any], limit: int = 10) -> str:
     return shown if len(columns) <= limit else f"{shown} and {len(columns) - limit} more"
 
 
-
 SPEC = CheckSpec(
     name="robustness",
     title="Robustness to noise and adversarial perturbation",

@@ -492,8 +492,6 @@ def _window_figure(outcomes: Outcomes, windows: list[dict[str, Any]]) -> Figure:
     )
 
 
-
-
 SPEC = CheckSpec(
     name="stability",
     title="Stability across resamples and time",
