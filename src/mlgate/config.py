@@ -139,7 +139,7 @@ class SearchConfig(_Section):
     that is run again only runs the missing ones.
     """
 
-    trials: int = Field(default=20, ge=1)
+    trials: int = Field(default=20, ge=1, strict=True)  # strict: YAML `true` is not 1 trial
     timeout_seconds: float | None = Field(default=None, gt=0)
     metric: str | None = None
     space: SearchSpace = Field(default_factory=dict)

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from mlgate.config import ParamSpec, TrainingConfig
+from mlgate.config import ParamSpec, TrainingConfig, parse_config
 from mlgate.errors import ValidationError
 from mlgate.lifecycle.service import Governance
 from mlgate.training import open_storage, run_search
@@ -324,3 +324,17 @@ def _complete_trials(url: str) -> int:
         )
     finally:
         storage.engine.dispose()
+
+
+def test_trials_given_as_a_boolean_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"training\.search\.trials"):
+        parse_config(
+            {
+                "project": "p",
+                "tier": "low",
+                "owner": "o",
+                "data": {"target": "y"},
+                "training": {"search": {"trials": True}},
+            },
+            "mlgate.yaml",
+        )

@@ -50,6 +50,14 @@ def test_search_with_two_workers_completes_exactly_the_trials(german_ws: Path, c
     assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 3
     assert recorded["best_value"] == study.best_value
 
+    again = cli("train", "--trials", "3", cwd=german_ws)
+
+    assert again.code == 0, again.text
+    assert f"Model version {version.version} already holds this search's result" in (
+        again.out.replace("\n", " ")
+    )
+    assert "Registered model version" not in again.out
+
 
 def test_candidates_print_the_comparison_table_and_the_reason(german_ws: Path, cli: Cli) -> None:
     set_training(

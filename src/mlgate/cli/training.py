@@ -16,6 +16,7 @@ from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from mlgate.cli.render import console
+from mlgate.errors import NotFoundError
 from mlgate.lifecycle.service import Governance
 from mlgate.training import SearchProgress, TrialProgress
 
@@ -24,18 +25,28 @@ def train_command(
     gov: Governance, search: bool | None, trials: int | None, workers: int, bar: Progress
 ) -> None:
     """Train (searching and selecting as configured), register, and print the outcome."""
-    from mlgate.lifecycle.models import train_model
+    from mlgate.lifecycle.models import get_model_version, train_model
 
+    try:
+        newest_before = get_model_version(gov).version
+    except NotFoundError:
+        newest_before = 0
     _quiet_optuna(logging.getLogger().getEffectiveLevel())
     with bar:
         task = bar.add_task("training", total=None)
         version = train_model(gov, search, trials, workers, _reporter(bar, task))
 
-    console.print(
-        f"Registered model version [bold]{version.version}[/bold] "
-        f"({version.estimator}, sha256 {version.artifact_sha256[:12]}); "
-        f"metrics {version.metrics}"
-    )
+    if version.version <= newest_before:
+        console.print(
+            f"Model version [bold]{version.version}[/bold] already holds this search's result "
+            f"on this data; nothing new was registered (sha256 {version.artifact_sha256[:12]})"
+        )
+    else:
+        console.print(
+            f"Registered model version [bold]{version.version}[/bold] "
+            f"({version.estimator}, sha256 {version.artifact_sha256[:12]}); "
+            f"metrics {version.metrics}"
+        )
     selection = version.params.get("selection")
     if selection:
         console.print(selection_table(selection))
