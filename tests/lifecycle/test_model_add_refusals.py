@@ -104,3 +104,13 @@ def test_skops_file_that_is_not_a_skops_archive(
         found,
         "expected a skops file, a zip archive",
     )
+
+
+def test_model_without_the_positive_label_is_refused(workspace: Path, cli: Cli) -> None:
+    frame = synthetic_frame()
+    labels = frame["y"].map({0: "no", 1: "yes"})  # the project's positive label is 1
+    sio.dump(LogisticRegression().fit(frame[["x1", "x2"]], labels), workspace / "text.skops")
+
+    result = _add(cli, workspace, "text.skops")
+
+    assert_clean_error(result, 2, "predicts the classes ['no', 'yes']", "positive label 1")

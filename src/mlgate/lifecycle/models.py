@@ -280,6 +280,7 @@ def add_model(
     external = read_external_model(path, trust or [], allow_pickle)
     model = external.model
     require_classifier(external)
+    _require_positive_class(external.source, model, gov.config.data.positive_label)
 
     dataset = latest_dataset(gov, "train")
     frame = load_dataset(gov, dataset)
@@ -360,6 +361,21 @@ def register_model(
     logger.info("registered model version %d (sha256 %s, %s)", version.version, sha[:12], origin)
     record_training(gov, version, dataset, len(frame), origin)
     return version
+
+
+def _require_positive_class(source: str, model: Any, positive_label: Any) -> None:
+    """Refuse a model that never predicts the project's positive label.
+
+    Its probability column for that label does not exist, so every score and every check
+    reading the positive-class probability would silently read another class.
+    """
+    classes = list(getattr(model, "classes_", []))
+    if classes and positive_label not in classes:
+        raise ValidationError(
+            f"{source} predicts the classes {classes}, which do not include the project's "
+            f"positive label {positive_label!r}",
+            hint="set data.positive_label in mlgate.yaml to the label of the favourable class",
+        )
 
 
 def get_model_version(gov: Governance, version: int | None = None) -> ModelVersion:
