@@ -240,3 +240,38 @@ def finite_or_none(value: Any) -> float | None:
 def short_number(value: Any) -> str:
     """Three significant digits for a summary line; ``n/a`` for a value not computed."""
     return "n/a" if value is None else f"{value:.3g}"
+
+
+def require_model(inp: CheckInput, check: str) -> Any:
+    """Return the fitted model ``check`` scores; raise :class:`ValidationError` without one."""
+    if inp.model is None:
+        raise ValidationError(f"{check} needs a fitted model (CheckInput.model); got None")
+    return inp.model
+
+
+def require_rows(frame: pd.DataFrame) -> None:
+    """Raise :class:`ValidationError` when ``frame`` has no row to score."""
+    if len(frame) == 0:
+        raise ValidationError(
+            f"the frame to score has 0 rows ({frame.shape[1]} columns); expected at least one"
+        )
+
+
+def labelled_rows(inp: CheckInput, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """Return the feature columns and the labels of ``frame``, which needs rows and labels.
+
+    Raises :class:`ValidationError` when the target is absent, the frame is empty or a label
+    is missing: a score over rows without their answer would be silently wrong.
+    """
+    if inp.target is None or inp.target not in frame.columns:
+        raise ValidationError(
+            f"the target column {inp.target!r} is not in the data; set CheckInput.target"
+        )
+    require_rows(frame)
+    y = frame[inp.target]
+    n_missing = int(y.isna().sum())
+    if n_missing:
+        raise ValidationError(
+            f"the target '{inp.target}' has {n_missing} missing value(s); expected none"
+        )
+    return frame[feature_columns(inp, frame)], y

@@ -57,8 +57,17 @@ from sklearn.metrics import (
     roc_auc_score,
 )
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
-from mlgate.checks.model_quality import _xy
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    labelled_rows,
+    require_model,
+    worst,
+)
 from mlgate.documents.schemas import SuccessMetric
 from mlgate.errors import ValidationError
 
@@ -558,12 +567,9 @@ def check_business_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) ->
     if not mapped:
         return _nothing_mapped(criteria)
 
-    if inp.model is None:
-        raise ValidationError(
-            "business_accuracy needs a fitted model (CheckInput.model); got None"
-        )
+    require_model(inp, "business_accuracy")
     frame = inp.holdout if inp.holdout is not None else inp.data
-    x, y = _xy(inp, frame)
+    x, y = labelled_rows(inp, frame)
     rows = score_rows(inp.model, x, y, inp.positive_label)
 
     table: list[dict[str, Any]] = []

@@ -28,7 +28,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Figure, Finding, Series, worst
+from mlgate.checks.base import (
+    CheckInput,
+    CheckResult,
+    CheckSpec,
+    Figure,
+    Finding,
+    Series,
+    labelled_rows,
+    require_model,
+    worst,
+)
 from mlgate.checks.business import (
     Interval,
     ScoredRows,
@@ -38,7 +48,6 @@ from mlgate.checks.business import (
     replicate_values,
     score_rows,
 )
-from mlgate.checks.model_quality import _xy
 from mlgate.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -102,10 +111,9 @@ def check_challenger(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckR
         reason = f"version {champion.version} is itself the deployed champion; nothing to compare"
         return _nothing_to_compare(reason, {"champion_version": champion.version})
 
-    if inp.model is None:
-        raise ValidationError("challenger needs a fitted model (CheckInput.model); got None")
+    require_model(inp, "challenger")
     frame = inp.holdout if inp.holdout is not None else inp.data
-    x, y = _xy(inp, frame)
+    x, y = labelled_rows(inp, frame)
     new = score_rows(inp.model, x, y, inp.positive_label)
     old = score_rows(champion.model, _champion_columns(champion, frame, x), y, inp.positive_label)
     metric = _metric(new, old)

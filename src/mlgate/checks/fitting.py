@@ -44,12 +44,13 @@ from mlgate.checks.base import (
     Finding,
     Series,
     finite_or_none,
+    labelled_rows,
     short_number,
     worst,
 )
 from mlgate.checks.eda import sample_positions
 from mlgate.checks.explanation import importance_shares, permutation_importance
-from mlgate.checks.model_quality import feature_columns, stratified_folds
+from mlgate.checks.model_quality import stratified_folds
 from mlgate.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -161,21 +162,10 @@ def _require_factory(inp: CheckInput) -> Callable[[], Any]:
 
 
 def _training_rows(inp: CheckInput) -> tuple[pd.DataFrame, pd.Series]:
-    frame = inp.data
-    if inp.target is None or inp.target not in frame.columns:
-        raise ValidationError(
-            f"the target column {inp.target!r} is not in the data; set CheckInput.target"
-        )
-    y = frame[inp.target]
-    n_missing = int(y.isna().sum())
-    if n_missing:
-        raise ValidationError(
-            f"the target '{inp.target}' has {n_missing} missing value(s); expected none"
-        )
-    features = feature_columns(inp, frame)
-    if not features:
+    x, y = labelled_rows(inp, inp.data)
+    if x.shape[1] == 0:
         raise ValidationError("fitting needs at least one feature column; the data has none")
-    return frame[features], y
+    return x, y
 
 
 # --- cross-validation and the learning curve --------------------------------------------------

@@ -49,6 +49,9 @@ from mlgate.checks.base import (
     Status,
     feature_columns,
     finite_or_none,
+    labelled_rows,
+    require_model,
+    require_rows,
     short_number,
     worst,
 )
@@ -124,7 +127,7 @@ def check_cv_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     """Cross-validate a fresh estimator and compare training with validation scores."""
     limits = {**CV_DEFAULTS, **thresholds}
     factory = _require_factory(inp)
-    x, y = _xy(inp, inp.data)
+    x, y = labelled_rows(inp, inp.data)
     folds = stratified_folds(y, limits["folds"])
 
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=inp.seed)
@@ -236,9 +239,9 @@ def _fold_table(scores: Mapping[str, np.ndarray], folds: int) -> list[dict[str, 
 def check_holdout_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
     """Score the fitted model on the hold-out frame (or on ``data`` when there is none)."""
     limits = {**HOLDOUT_DEFAULTS, **thresholds}
-    model = _require_model(inp)
+    model = require_model(inp, "holdout_accuracy")
     frame = inp.holdout if inp.holdout is not None else inp.data
-    x, y = _xy(inp, frame)
+    x, y = labelled_rows(inp, frame)
 
     # The service passes the hold-out dataset as ``data``; which dataset it was is recorded
     # with the evidence, so no note about a missing ``holdout`` frame is added here.
@@ -342,8 +345,8 @@ def check_determinism(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     without them that comparison is reported as not run.
     """
     limits = {**DETERMINISM_DEFAULTS, **thresholds}
-    model = _require_model(inp)
-    _require_rows(inp.data)
+    model = require_model(inp, "determinism")
+    require_rows(inp.data)
     x = _sample(inp.data[feature_columns(inp, inp.data)], int(limits["max_rows"]), inp.seed)
     order = np.random.default_rng(inp.seed).permutation(len(x))
 
@@ -506,7 +509,7 @@ def check_performance(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     the machine it was taken on.
     """
     limits = {**PERFORMANCE_DEFAULTS, **thresholds}
-    _require_rows(inp.data)
+    require_rows(inp.data)
     x = inp.data[feature_columns(inp, inp.data)]
     findings: list[Finding] = []
 
@@ -515,7 +518,7 @@ def check_performance(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     if factory is None:
         findings.append(Finding("info", "no estimator factory given; training time not measured"))
     else:
-        _, y = _xy(inp, inp.data)
+        _, y = labelled_rows(inp, inp.data)
         training_seconds, fitted = _timed(lambda: factory().fit(x, y))
     model = inp.model if inp.model is not None else fitted
     if model is None:
@@ -682,40 +685,12 @@ def _performance_findings(
     return findings
 
 
-def _require_rows(frame: pd.DataFrame) -> None:
-    if len(frame) == 0:
-        raise ValidationError(
-            f"the frame to score has 0 rows ({frame.shape[1]} columns); expected at least one"
-        )
-
-
-def _require_model(inp: CheckInput) -> Any:
-    if inp.model is None:
-        raise ValidationError("this check needs a fitted model (CheckInput.model); got None")
-    return inp.model
-
-
 def _require_factory(inp: CheckInput) -> Callable[[], Any]:
     if inp.estimator_factory is None:
         raise ValidationError(
             "cv_accuracy needs an estimator factory (CheckInput.estimator_factory); got None"
         )
     return inp.estimator_factory
-
-
-def _xy(inp: CheckInput, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    if inp.target is None or inp.target not in frame.columns:
-        raise ValidationError(
-            f"the target column {inp.target!r} is not in the data; set CheckInput.target"
-        )
-    _require_rows(frame)
-    y = frame[inp.target]
-    n_missing = int(y.isna().sum())
-    if n_missing:
-        raise ValidationError(
-            f"the target '{inp.target}' has {n_missing} missing value(s); expected none"
-        )
-    return frame[feature_columns(inp, frame)], y
 
 
 def stratified_folds(y: pd.Series, requested: float) -> int:

@@ -69,6 +69,7 @@ from mlgate.checks.base import (
     Finding,
     Series,
     finite_or_none,
+    require_model,
     worst,
 )
 from mlgate.checks.model_quality import feature_columns, positive_class_scores
@@ -118,7 +119,7 @@ def check_robustness(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckR
     """Perturb the rows with noise, category swaps and FGSM, and measure what changes."""
     limits = {**DEFAULTS, **thresholds}
     _validate_limits(limits)
-    model = _require_model(inp)
+    model = require_model(inp, "robustness")
     features = feature_columns(inp, inp.data)
     rows, y = _rows(inp, features, int(limits["max_rows"]))
     x = rows[features]
@@ -176,12 +177,6 @@ def _validate_limits(limits: Mapping[str, float]) -> None:
             f"noise scales must grow: noise_scale_small <= noise_scale_medium <= "
             f"noise_scale_large; got {small:g}, {medium:g}, {large:g}"
         )
-
-
-def _require_model(inp: CheckInput) -> Any:
-    if inp.model is None:
-        raise ValidationError("robustness needs a fitted model (CheckInput.model); got None")
-    return inp.model
 
 
 def _rows(inp: CheckInput, features: list[str], max_rows: int) -> tuple[pd.DataFrame, np.ndarray]:

@@ -59,11 +59,12 @@ from mlgate.checks.base import (
     Series,
     column_kind,
     finite_or_none,
+    labelled_rows,
+    require_model,
     short_number,
     worst,
 )
 from mlgate.checks.eda import looks_like_identifier
-from mlgate.checks.model_quality import feature_columns
 from mlgate.checks.representation import wilson_interval
 from mlgate.errors import ValidationError
 
@@ -124,9 +125,9 @@ class Scored:
 def check_slices(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
     """Search one- and two-feature slices for a markedly lower score (module docstring)."""
     limits = _limits(thresholds)
-    model = _require_model(inp)
+    model = require_model(inp, "slices")
     frame = inp.holdout if inp.holdout is not None else inp.data
-    x, y = _scored_rows(inp, frame)
+    x, y = labelled_rows(inp, frame)
     scored = _score(model, x, y, inp.positive_label)
 
     columns = _sliced_columns(inp, frame, list(x.columns))
@@ -195,30 +196,6 @@ def _limits(thresholds: Mapping[str, float]) -> dict[str, float]:
             f"confidence_level must be in (0, 1); got {limits['confidence_level']}"
         )
     return limits
-
-
-def _require_model(inp: CheckInput) -> Any:
-    if inp.model is None:
-        raise ValidationError("slices needs a fitted model (CheckInput.model); got None")
-    return inp.model
-
-
-def _scored_rows(inp: CheckInput, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    if inp.target is None or inp.target not in frame.columns:
-        raise ValidationError(
-            f"the target column {inp.target!r} is not in the data; set CheckInput.target"
-        )
-    if len(frame) == 0:
-        raise ValidationError(
-            f"the frame to score has 0 rows ({frame.shape[1]} columns); expected at least one"
-        )
-    y = frame[inp.target]
-    n_missing = int(y.isna().sum())
-    if n_missing:
-        raise ValidationError(
-            f"the target '{inp.target}' has {n_missing} missing value(s); expected none"
-        )
-    return frame[feature_columns(inp, frame)], y
 
 
 def _score(model: Any, x: pd.DataFrame, y: pd.Series, positive_label: Any) -> Scored:

@@ -47,10 +47,12 @@ from mlgate.checks.base import (
     Finding,
     Series,
     finite_or_none,
+    labelled_rows,
+    require_model,
     short_number,
     worst,
 )
-from mlgate.checks.model_quality import feature_columns, positive_class_scores
+from mlgate.checks.model_quality import positive_class_scores
 from mlgate.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -124,9 +126,11 @@ class Bootstrap:
 def check_stability(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
     """Bootstrap the metric on the hold-out rows and compare time windows (module docstring)."""
     limits = _limits(thresholds)
-    model = _require_model(inp)
+    model = require_model(inp, "stability")
     frame = inp.holdout if inp.holdout is not None else inp.data
-    x, y = _scored_rows(inp, frame)
+    if len(frame) < 2:
+        raise ValidationError(f"stability needs at least 2 rows to resample; got {len(frame)}")
+    x, y = labelled_rows(inp, frame)
     outcomes = model_outcomes(model, x, y, inp.positive_label)
 
     rng = np.random.default_rng(inp.seed)
@@ -219,28 +223,6 @@ def _limits(thresholds: Mapping[str, float]) -> dict[str, float]:
     if limits["band_width_sd"] <= 0:
         raise ValidationError(f"band_width_sd must be above 0; got {limits['band_width_sd']}")
     return limits
-
-
-def _require_model(inp: CheckInput) -> Any:
-    if inp.model is None:
-        raise ValidationError("stability needs a fitted model (CheckInput.model); got None")
-    return inp.model
-
-
-def _scored_rows(inp: CheckInput, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    if inp.target is None or inp.target not in frame.columns:
-        raise ValidationError(
-            f"the target column {inp.target!r} is not in the data; set CheckInput.target"
-        )
-    if len(frame) < 2:
-        raise ValidationError(f"stability needs at least 2 rows to resample; got {len(frame)}")
-    y = frame[inp.target]
-    n_missing = int(y.isna().sum())
-    if n_missing:
-        raise ValidationError(
-            f"the target '{inp.target}' has {n_missing} missing value(s); expected none"
-        )
-    return frame[feature_columns(inp, frame)], y
 
 
 # --- bootstrap verdict ------------------------------------------------------------------------
