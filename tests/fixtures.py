@@ -64,12 +64,19 @@ def synthetic_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
 @pytest.fixture
 def workspace(tmp_path: Path, cli: Cli) -> Path:
     """A low-risk project with its training data registered, in stage initiation."""
-    root = tmp_path / "ws"
+    return init_workspace(tmp_path / "ws", cli, synthetic_frame())
+
+
+def init_workspace(root: Path, cli: Cli, frame: pd.DataFrame, project: str = "demo-low") -> Path:
+    """Create a low-risk project at ``root`` whose training data is ``frame``.
+
+    The target is ``y``; ``group`` is sensitive and excluded from the features.
+    """
     root.mkdir()
-    synthetic_frame().to_csv(root / "train.csv", index=False)
+    frame.to_csv(root / "train.csv", index=False)
     result = cli(
         "init",
-        "demo-low",
+        project,
         "--tier",
         "low",
         "--target",

@@ -16,7 +16,7 @@ from mlgate.lifecycle.deploy import output_columns
 from mlgate.lifecycle.models import get_model_version, load_model_version
 from mlgate.lifecycle.service import Governance
 from tests.cli.test_bad_input import assert_clean_error, fingerprint
-from tests.fixtures import Cli, synthetic_frame
+from tests.fixtures import Cli, init_workspace, synthetic_frame
 
 
 def test_header_only_csv_is_refused_and_writes_nothing(workspace: Path, cli: Cli) -> None:
@@ -47,29 +47,8 @@ def test_output_columns_avoid_every_input_name() -> None:
 @pytest.fixture
 def score_workspace(tmp_path: Path, cli: Cli) -> Path:
     """A project whose features include columns named ``score`` and ``prediction``."""
-    root = tmp_path / "ws"
-    root.mkdir()
     frame = synthetic_frame(200).rename(columns={"x1": "score", "x2": "prediction"})
-    frame.to_csv(root / "train.csv", index=False)
-    result = cli(
-        "init",
-        "scores",
-        "--tier",
-        "low",
-        "--target",
-        "y",
-        "--sensitive",
-        "group",
-        "--exclude",
-        "group",
-        "--data",
-        "train.csv",
-        "--estimator",
-        "sklearn.linear_model.LogisticRegression",
-        cwd=root,
-    )
-    assert result.code == 0, result.text
-    return root
+    return init_workspace(tmp_path / "ws", cli, frame, project="scores")
 
 
 def test_features_named_score_and_prediction_can_be_scored(
