@@ -275,3 +275,12 @@ def labelled_rows(inp: CheckInput, frame: pd.DataFrame) -> tuple[pd.DataFrame, p
             f"the target '{inp.target}' has {n_missing} missing value(s); expected none"
         )
     return frame[feature_columns(inp, frame)], y
+
+
+def require_factory(inp: CheckInput, check: str) -> Callable[[], Any]:
+    """Return the factory of unfitted estimators ``check`` refits; raise without one."""
+    if inp.estimator_factory is None:
+        raise ValidationError(
+            f"{check} needs an estimator factory (CheckInput.estimator_factory); got None"
+        )
+    return inp.estimator_factory

@@ -352,20 +352,23 @@ def _numeric_stats(
     }
 
     n_distinct = int(np.count_nonzero(run_end))
-    out["findings"] = _numeric_findings(name, ref, cur, n_distinct, scale, ref_series, cur_series)
+    n_infinite = {
+        "reference": int(ref_series.notna().sum()) - ref.size,
+        "current": int(cur_series.notna().sum()) - cur.size,
+    }
+    out["findings"] = numeric_findings(name, scale, n_distinct, ref.size + cur.size, n_infinite)
     out["findings"] += _sample_findings(name, ref.size, cur.size, limits)
     return out
 
 
-def _numeric_findings(
-    name: str,
-    ref: np.ndarray,
-    cur: np.ndarray,
-    n_distinct: int,
-    scale: float,
-    ref_series: pd.Series,
-    cur_series: pd.Series,
+def numeric_findings(
+    name: str, scale: float, n_distinct: int, n_values: int, n_infinite: Mapping[str, int]
 ) -> list[Finding]:
+    """Notes on a numeric comparison: a constant reference, heavy ties, infinities left out.
+
+    ``n_values`` counts the finite values of both sides; ``n_infinite`` the infinite ones per
+    side. The out-of-core check calls this with its blockwise counts.
+    """
     findings: list[Finding] = []
     if scale == 0:
         findings.append(
@@ -377,7 +380,6 @@ def _numeric_findings(
             )
         )
 
-    n_values = ref.size + cur.size
     if n_distinct <= n_values / 2:
         findings.append(
             Finding(
@@ -389,12 +391,10 @@ def _numeric_findings(
             )
         )
 
-    for side, series, kept in (("reference", ref_series, ref), ("current", cur_series, cur)):
-        n_inf = int(series.notna().sum()) - kept.size
-        if n_inf > 0:
-            findings.append(
-                Finding("info", f"{name}: {n_inf} infinite values in {side} left out", str(name))
-            )
+    for side in ("reference", "current"):
+        if n_infinite[side] > 0:
+            message = f"{name}: {n_infinite[side]} infinite values in {side} left out"
+            findings.append(Finding("info", message, str(name)))
     return findings
 
 

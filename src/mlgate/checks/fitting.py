@@ -45,6 +45,7 @@ from mlgate.checks.base import (
     Series,
     finite_or_none,
     labelled_rows,
+    require_factory,
     short_number,
     worst,
 )
@@ -83,7 +84,7 @@ Metrics = dict[str, float | int | str | None]
 def check_fitting(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
     """Look for over-fitting, under-fitting and leakage in cross-validation (module docstring)."""
     limits = _limits(thresholds)
-    factory = _require_factory(inp)
+    factory = require_factory(inp, "fitting")
     x, y = _training_rows(inp)
     folds = stratified_folds(y, limits["folds"])
     scoring = fitting_scoring(factory(), y)
@@ -151,14 +152,6 @@ def _limits(thresholds: Mapping[str, float]) -> dict[str, float]:
         if not 0 <= limits[key] <= 1:
             raise ValidationError(f"{key} must be in [0, 1]; got {limits[key]}")
     return limits
-
-
-def _require_factory(inp: CheckInput) -> Callable[[], Any]:
-    if inp.estimator_factory is None:
-        raise ValidationError(
-            "fitting needs an estimator factory (CheckInput.estimator_factory); got None"
-        )
-    return inp.estimator_factory
 
 
 def _training_rows(inp: CheckInput) -> tuple[pd.DataFrame, pd.Series]:

@@ -50,6 +50,7 @@ from mlgate.checks.base import (
     feature_columns,
     finite_or_none,
     labelled_rows,
+    require_factory,
     require_model,
     require_rows,
     short_number,
@@ -126,7 +127,7 @@ def positive_class_scores(
 def check_cv_accuracy(inp: CheckInput, thresholds: Mapping[str, float]) -> CheckResult:
     """Cross-validate a fresh estimator and compare training with validation scores."""
     limits = {**CV_DEFAULTS, **thresholds}
-    factory = _require_factory(inp)
+    factory = require_factory(inp, "cv_accuracy")
     x, y = labelled_rows(inp, inp.data)
     folds = stratified_folds(y, limits["folds"])
 
@@ -683,14 +684,6 @@ def _performance_findings(
     elif metrics["throughput_rows_per_second"] is None:
         findings.append(Finding("info", "the batch finished too fast to time; no throughput"))
     return findings
-
-
-def _require_factory(inp: CheckInput) -> Callable[[], Any]:
-    if inp.estimator_factory is None:
-        raise ValidationError(
-            "cv_accuracy needs an estimator factory (CheckInput.estimator_factory); got None"
-        )
-    return inp.estimator_factory
 
 
 def stratified_folds(y: pd.Series, requested: float) -> int:

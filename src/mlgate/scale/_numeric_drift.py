@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 
 from mlgate.checks import drift as dr
-from mlgate.checks.base import Finding
 
 BLOCK = 1 << 16  # values per block: small enough to stay in cache, large enough to vectorise
 
@@ -120,39 +119,8 @@ def numeric_row(
     )
 
     merged_size = ref.size + cur.size
-    row["findings"] = _findings(name, scale, n_distinct, merged_size, n_inf)
+    row["findings"] = dr.numeric_findings(name, scale, n_distinct, merged_size, n_inf)
     row["findings"] += dr._sample_findings(name, ref.size, cur.size, limits)
     row["reason"] = None
     row["drifted"] = dr._verdict(row, limits)
     return row
-
-
-def _findings(
-    name: str, scale: float, n_distinct: int, merged_size: int, n_inf: Mapping[str, int]
-) -> list[Finding]:
-    # The messages of the in-memory check's _numeric_findings, from the blockwise counts.
-    findings: list[Finding] = []
-    if scale == 0:
-        findings.append(
-            Finding(
-                "info",
-                f"{name}: the reference is constant (standard deviation 0); the scaled "
-                f"Wasserstein distance is not defined",
-                name,
-            )
-        )
-    if n_distinct <= merged_size / 2:
-        findings.append(
-            Finding(
-                "warn",
-                f"{name}: heavily tied: {n_distinct} distinct values in {merged_size} non-null "
-                f"values; the KS p-value is unreliable and the verdict uses PSI only",
-                name,
-                n_distinct,
-            )
-        )
-    for side in ("reference", "current"):
-        if n_inf[side] > 0:
-            message = f"{name}: {n_inf[side]} infinite values in {side} left out"
-            findings.append(Finding("info", message, name))
-    return findings
