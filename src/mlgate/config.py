@@ -236,6 +236,30 @@ class TrainingConfig(_Section):
         return data
 
 
+class ReviewConfig(_Section):
+    """Where the project's own code, tests and user documentation live, for the review checks.
+
+    Paths are relative to the workspace; each names a file or a folder. Test files are never
+    counted as code under review, whichever folder holds them; ``exclude`` takes glob patterns
+    (``notebooks/*``) of files to leave out of every list.
+    """
+
+    source: list[str] = Field(default_factory=lambda: ["."], min_length=1)
+    tests: list[str] = Field(default_factory=lambda: ["tests"])
+    docs: list[str] = Field(default_factory=lambda: ["README.md", "docs"])
+    exclude: list[str] = Field(default_factory=list)
+
+    @field_validator("source", "tests", "docs")
+    @classmethod
+    def _inside_workspace(cls, paths: list[str]) -> list[str]:
+        for path in paths:
+            if Path(path).is_absolute() or ".." in Path(path).parts:
+                raise ValueError(
+                    f"path {path!r} leaves the workspace; expected a path relative to it"
+                )
+        return paths
+
+
 class WorkspaceConfig(BaseModel):
     """The contents of ``mlgate.yaml``."""
 
@@ -249,6 +273,14 @@ class WorkspaceConfig(BaseModel):
     data: DataConfig
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
+    review: ReviewConfig = Field(default_factory=ReviewConfig)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_review(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.review == ReviewConfig():
+            data.pop("review", None)
+        return data
 
 
 def current_user() -> str:

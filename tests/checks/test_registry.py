@@ -31,6 +31,8 @@ EXPECTED = {
     "run_logs": (True, False),
     "fairness": (True, False),
     "drift": (False, True),
+    "documentation": (False, False),
+    "code_review": (False, False),
 }
 
 

@@ -99,13 +99,14 @@ def test_default_policy_low_tier_has_far_fewer_requirements_than_high() -> None:
         for tier in TIERS
     }
 
-    assert counts == {"low": 6, "medium": 31, "high": 35}
+    assert counts == {"low": 7, "medium": 35, "high": 39}
     low = {r.id for s in policy.stage_ids for r in policy.requirements_for(s, "low")}
     assert low == {
         "business_case",
         "data_quality",
         "cv_accuracy",
         "determinism",
+        "process",
         "emergency_contacts",
         "deployment",
     }

@@ -327,3 +327,19 @@ def test_every_rule_is_described_and_missing_folder_raises(tmp_path):
     }
     with pytest.raises(NotFoundError, match="missing"):
         review_source(tmp_path / "missing")
+
+
+def test_listed_files_are_the_only_ones_reviewed(tmp_path):
+    _write(tmp_path, "pkg/model.py", "def f(x):\n    return x == None\n")
+    _write(tmp_path, "pkg/other.py", "def g(x):\n    return x == None\n")
+
+    findings = review_source(tmp_path, ["pkg/model.py"])
+
+    assert [(f.path, f.line, f.rule) for f in findings] == [("pkg/model.py", 2, "none-equality")]
+
+
+def test_listed_file_that_is_missing_raises(tmp_path):
+    _write(tmp_path, "model.py", "x = 1\n")
+
+    with pytest.raises(NotFoundError, match="gone.py"):
+        review_source(tmp_path, ["model.py", "gone.py"])

@@ -39,6 +39,8 @@ _SPECS: tuple[tuple[str, str], ...] = (
     ("explanation", "SPEC"),
     ("robustness", "SPEC"),
     ("logs", "SPEC"),
+    ("code_review", "SPEC"),
+    ("documentation", "SPEC"),
 )
 
 

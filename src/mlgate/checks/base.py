@@ -133,6 +133,9 @@ class CheckInput:
     champion: Any | None = None
     # For the run_logs check: project, model_version, model_sha256 and the log files' lines.
     run_log: Mapping[str, Any] | None = None
+    # For checks of the project's own files (code review, documentation): the files to read,
+    # a mlgate.review.source.SourceTree. Such checks get an empty ``data`` frame.
+    source: Any | None = None
 
 
 @dataclass(frozen=True)
@@ -156,7 +159,8 @@ class CheckSpec:
 
     ``threshold_prefixes`` names families of threshold keys beyond ``defaults`` that the check
     reads, such as ``share.`` for reference shares given per group. ``needs_holdout`` marks a
-    check that compares the data with the hold-out set (``CheckInput.holdout``).
+    check that compares the data with the hold-out set (``CheckInput.holdout``); ``needs_source``
+    one that reads the project's own code, tests and docs (``CheckInput.source``) and no dataset.
     """
 
     name: str
@@ -168,6 +172,7 @@ class CheckSpec:
     description: str
     threshold_prefixes: tuple[str, ...] = ()
     needs_holdout: bool = False
+    needs_source: bool = False
 
 
 def worst(statuses: Sequence[str]) -> Status:

@@ -15,6 +15,7 @@ from datetime import time as clock
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from sklearn.base import clone
 
 from mlgate.checks import REGISTRY, CheckInput, CheckResult, get_check
@@ -55,6 +56,7 @@ def submit_document(gov: Governance, path: Path) -> Evidence:
         check_grant_submission(gov, content)
     if kind == "user_acceptance":
         model_version_id = _check_acceptance(gov, content)
+    _check_signer(gov, kind, req)
     artifact = gov.artifacts.put_bytes(path.read_bytes())
 
     with gov.transaction() as session:
@@ -135,16 +137,25 @@ def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
             f"{gov.actor} registered model version {version.version} and may not sign its "
             "user acceptance: a business owner who did not build it must sign",
         )
+    return version.id
+
+
+def _check_signer(gov: Governance, kind: str, req: Requirement) -> None:
+    """Refuse a document the policy wants signed by a role the actor does not hold."""
+    role = req.role or ("business_owner" if kind == "user_acceptance" else None)
+    if role is None:
+        return
+
     with gov.transaction() as session:
         roles = gov.roles_of(session, gov.actor)
-    if "business_owner" not in roles:
+    if role not in roles:
         gov.refuse(
             "document.submit",
-            "document:user_acceptance",
-            f"user acceptance is signed by a business_owner; {gov.actor} holds "
+            f"document:{kind}",
+            f"a {kind.replace('_', ' ')} is signed by a {role}; {gov.actor} holds "
             f"{', '.join(sorted(roles)) or 'no role'}",
+            hint=f"an admin runs: mlgate member add {gov.actor} --role {role}",
         )
-    return version.id
 
 
 def resolve_check(
@@ -215,6 +226,8 @@ def run_check(
     except PolicyViolation as refusal:
         gov.refuse("check.run", f"check:{req.id}", refusal.message, refusal.hint)
 
+    if spec.needs_source:
+        return _run_source_check(gov, stage_id, req, required, thresholds)
     if spec.name in OUT_OF_CORE and (streaming or _large(gov, req.dataset)):
         started = time.perf_counter()
         result, dataset = _run_out_of_core(gov, req, thresholds, progress)
@@ -252,6 +265,38 @@ def run_check(
     return evidence, result
 
 
+def _run_source_check(
+    gov: Governance,
+    stage_id: str,
+    req: Requirement,
+    required: bool,
+    thresholds: dict[str, float],
+) -> tuple[Evidence, CheckResult]:
+    """Run a check of the project's own code, tests and docs; no dataset is involved."""
+    assert req.check is not None
+    tree = gov.source_tree()
+    fingerprint = tree.sha256()
+    inputs = CheckInput(data=pd.DataFrame(), source=tree)
+
+    started = time.perf_counter()
+    result = get_check(req.check).function(inputs, thresholds)
+    seconds = time.perf_counter() - started
+    evidence = _store_check(
+        gov,
+        stage_id,
+        req,
+        required,
+        result,
+        None,
+        None,
+        None,
+        thresholds,
+        seconds,
+        source_sha256=fingerprint,
+    )
+    return evidence, result
+
+
 def _store_check(
     gov: Governance,
     stage_id: str,
@@ -263,6 +308,7 @@ def _store_check(
     holdout: Any,
     thresholds: dict[str, float],
     seconds: float,
+    source_sha256: str | None = None,
 ) -> Evidence:
     with gov.transaction() as session:
         project = gov.project(session)
@@ -279,9 +325,10 @@ def _store_check(
                 "thresholds": thresholds,
                 "seconds": round(seconds, 3),
                 "holdout_version_id": holdout.id if holdout is not None else None,
+                **({"source_sha256": source_sha256} if source_sha256 else {}),
             },
             artifacts=[],
-            dataset_version_id=dataset.id,
+            dataset_version_id=dataset.id if dataset is not None else None,
             model_version_id=model_version.id if model_version else None,
             actor=gov.actor,
             created_at=datetime.now(UTC),
@@ -295,13 +342,13 @@ def _store_check(
             {
                 "evidence": evidence.id,
                 "status": result.status,
-                "dataset_sha256": dataset.sha256,
+                "dataset_sha256": dataset.sha256 if dataset is not None else None,
                 "model_sha256": model_version.artifact_sha256 if model_version else None,
+                **({"source_sha256": source_sha256} if source_sha256 else {}),
             },
         )
-    logger.info(
-        "check %s on dataset %s: %s in %.2f s", req.id, dataset.name, result.status, seconds
-    )
+    subject = f"dataset {dataset.name}" if dataset is not None else "the project's files"
+    logger.info("check %s on %s: %s in %.2f s", req.id, subject, result.status, seconds)
     return evidence
 
 

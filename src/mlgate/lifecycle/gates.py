@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from mlgate.checks import get_check
 from mlgate.policy.model import Policy, Requirement, Tier
@@ -60,6 +61,13 @@ class Snapshot:
     waivers: Sequence[Waiver]
     deployments: Sequence[Deployment]
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Validators' findings (ReviewFinding rows), for ``findings`` requirements.
+    findings: Sequence[Any] = ()
+    # The fingerprint of the project's code, tests and docs (SourceTree.sha256), or None when
+    # they could not be read; checks of the source are stale when it changes.
+    source_sha256: str | None = None
+    # The audit chain's verification (a ChainReport), for ``process`` requirements.
+    audit: Any | None = None
 
     @property
     def tier(self) -> Tier:
@@ -100,11 +108,12 @@ class Snapshot:
 def waiver_subject(snapshot: Snapshot, requirement_id: str) -> str:
     """Return what a waiver of ``requirement_id`` is bound to right now.
 
-    A check that needs a model binds to the current model version, any other check to the
-    current version of its dataset; documents, records and approvals bind to nothing.
+    A check that needs a model binds to the current model version, a check of the project's
+    files to nothing (they change with every edit), any other check to the current version of
+    its dataset; documents, records and approvals bind to nothing.
     """
     _, req = snapshot.policy.requirement(requirement_id)
-    if req.kind != "check" or req.check is None:
+    if req.kind != "check" or req.check is None or get_check(req.check).needs_source:
         return ""
     if get_check(req.check).needs_model:
         return f"model:v{snapshot.model.version}" if snapshot.model else "model:none"
@@ -175,6 +184,10 @@ def _state(
 
 
 def _evaluate(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    if req.kind == "process":
+        return _process(snapshot, stage_id, req)
+    if req.kind == "findings":
+        return _findings(snapshot, stage_id, req)
     if req.kind == "document":
         return _document(snapshot, stage_id, req)
     if req.kind == "record":
@@ -212,30 +225,71 @@ def document_hint(document: str) -> str:
 def _document(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
     assert req.document is not None
     hint = document_hint(req.document)
+    if req.document == "user_acceptance" and snapshot.model is not None:
+        return _signed(snapshot, stage_id, req, hint, snapshot.model.version)
+    if req.role is not None or req.count_for(snapshot.tier) > 1:
+        return _signed(snapshot, stage_id, req, hint, None)
+
     evidence = snapshot.latest_evidence(req.id)
     if evidence is None:
         return _state(req, stage_id, "missing", f"no {req.document} document submitted", hint)
-
-    bound = evidence.payload.get("document", {}).get("model_version")
-    if req.document == "user_acceptance" and snapshot.model is not None:
-        if bound != snapshot.model.version:
-            detail = (
-                f"the acceptance on file is for model version {bound}; "
-                f"the current version is {snapshot.model.version}"
-            )
-            return _state(req, stage_id, "missing", detail, hint, evidence.id)
-        if evidence.status == "fail":
-            return _state(
-                req,
-                stage_id,
-                "rejected",
-                f"rejected: {evidence.summary}",
-                hint,
-                evidence.id,
-                evidence.actor,
-                evidence.created_at,
-            )
     return _evidence_state(req, stage_id, evidence, hint)
+
+
+def _signed(
+    snapshot: Snapshot, stage_id: str, req: Requirement, hint: str, version: int | None
+) -> RequirementState:
+    """A document that ``count`` distinct people each sign; any one's rejection blocks.
+
+    With ``version``, only documents about that model version count (user acceptance of the
+    current model); each signer's newest document is their decision.
+    """
+    mine = [e for e in snapshot.evidence if e.requirement_id == req.id]
+    if version is not None:
+        mine = [e for e in mine if e.payload.get("document", {}).get("model_version") == version]
+    if not mine:
+        return _state(req, stage_id, "missing", _nothing_signed(snapshot, req, version), hint)
+
+    latest: dict[str, Evidence] = {}
+    for evidence in sorted(mine, key=lambda e: e.id):
+        latest[evidence.actor] = evidence
+    rejected = [e for e in latest.values() if e.status == "fail"]
+    if rejected:
+        first = rejected[0]
+        return _state(
+            req,
+            stage_id,
+            "rejected",
+            f"rejected by {first.actor}: {first.summary}",
+            hint,
+            first.id,
+            first.actor,
+            first.created_at,
+        )
+
+    needed = req.count_for(snapshot.tier)
+    signers = sorted(latest)
+    about = f" for model version {version}" if version is not None else ""
+    who = f"{req.role} " if req.role else ""
+    if len(signers) < needed:
+        detail = (
+            f"{len(signers)} of {needed} {who}signature(s){about} (so far: {', '.join(signers)})"
+        )
+        return _state(req, stage_id, "missing", detail, hint)
+
+    newest = max(latest.values(), key=lambda e: e.id)
+    detail = f"signed by {', '.join(signers)}{about}: {newest.summary}"
+    return _state(
+        req, stage_id, "satisfied", detail, "", newest.id, newest.actor, newest.created_at
+    )
+
+
+def _nothing_signed(snapshot: Snapshot, req: Requirement, version: int | None) -> str:
+    on_file = snapshot.latest_evidence(req.id)
+    if version is None or on_file is None:
+        return f"no {req.document} document submitted"
+    bound = on_file.payload.get("document", {}).get("model_version")
+    return f"the {req.document} on file is for model version {bound}; the current is {version}"
 
 
 def _record(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
@@ -281,6 +335,8 @@ def _check(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementSt
     assert req.check is not None
     hint = f"mlgate check {req.id}"
     spec = get_check(req.check)
+    if spec.needs_source:
+        return _source_check(snapshot, stage_id, req, hint)
     dataset = snapshot.datasets.get(req.dataset)
     if dataset is None:
         detail = f"the check runs on the dataset '{req.dataset}', which is not registered"
@@ -328,6 +384,27 @@ def _check(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementSt
             f"{snapshot.model.version} is needed"
         )
         return _state(req, stage_id, "missing", detail, f"mlgate check {req.id}", evidence.id)
+    return _evidence_state(req, stage_id, evidence, hint)
+
+
+def _source_check(
+    snapshot: Snapshot, stage_id: str, req: Requirement, hint: str
+) -> RequirementState:
+    """A check of the project's own files, current while those files are unchanged."""
+    evidence = snapshot.latest_evidence(req.id)
+    if evidence is None:
+        return _state(req, stage_id, "missing", "the check has not been run", hint)
+    if snapshot.source_sha256 is None:
+        detail = "the project's code, tests and docs could not be read to compare with the run"
+        return _state(req, stage_id, "missing", detail, hint, evidence.id)
+    if evidence.payload.get("source_sha256") != snapshot.source_sha256:
+        detail = "the code, tests or docs changed since the last run; run it again"
+        return _state(req, stage_id, "missing", detail, hint, evidence.id)
+    if evidence.status == "fail":
+        hint = (
+            f"fix what the findings name, then run `mlgate check {req.id}` again; or a risk "
+            f"officer accepts the risk with `mlgate waive {req.id}`"
+        )
     return _evidence_state(req, stage_id, evidence, hint)
 
 
@@ -405,3 +482,82 @@ def _approval(snapshot: Snapshot, stage_id: str, req: Requirement) -> Requiremen
     last = max((a for a in latest.values()), key=lambda a: a.id)
     detail = f"approved by {', '.join(approvers)} ({req.role}) for {subject.description}"
     return _state(req, stage_id, "satisfied", detail, actor=last.actor, at=last.created_at)
+
+
+EXPIRING_RECORDS = ("compute_allocation", "data_access_grant")
+
+
+def _process(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    """Every earlier stage still holds, and the trail is intact.
+
+    Earlier stages are evaluated again now, not taken from the day they were passed: a waiver
+    that has since expired, or evidence gone stale, is a gap. A compute allocation past its
+    reclaim date or an expired data grant is expected once the work is done, so it is flagged
+    for the reviewer (were the resources given back, is the data still in use?) and does not
+    block.
+    """
+    position = snapshot.policy.stage_ids.index(stage_id)
+    gaps: list[str] = []
+    flags: list[str] = []
+    checked = 0
+    for earlier in snapshot.policy.stage_ids[:position]:
+        for state in evaluate_stage(snapshot, earlier):
+            checked += 1
+            _, earlier_req = snapshot.policy.requirement(state.id)
+            if state.state == "expired" and earlier_req.record in EXPIRING_RECORDS:
+                flags.append(f"{state.id}: {state.detail}")
+            elif not state.met:
+                gaps.append(f"{earlier}/{state.id} is {state.state}: {state.detail}")
+
+    audit = snapshot.audit
+    if audit is not None and not audit.ok:
+        gaps.append(f"the audit trail does not verify: {audit.message}")
+    elif audit is None:
+        gaps.append("the audit trail was not verified")
+
+    flagged = f"; flagged: {'; '.join(flags)}" if flags else ""
+    if gaps:
+        detail = f"{len(gaps)} gap(s): " + "; ".join(gaps) + flagged
+        hint = "mlgate status shows each earlier gap and what to do; mlgate audit verify"
+        return _state(req, stage_id, "failed", detail, hint)
+
+    detail = (
+        f"all {checked} requirement(s) of earlier stages are met or waived; the audit trail of "
+        f"{audit.n_events} event(s) verifies{flagged}"
+    )
+    return _state(req, stage_id, "satisfied", detail)
+
+
+def _findings(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
+    """No open finding of the requirement's severity or worse stands against the model.
+
+    Open findings past their due date are named in the detail so the reviewer sees them, but
+    block only when they are serious.
+    """
+    from mlgate.lifecycle.findings import blocking_findings  # it acts through the service
+
+    model = snapshot.model
+    if model is None:
+        detail = "nothing to review yet: a model version is needed first"
+        return _state(req, stage_id, "missing", detail, "mlgate train (or mlgate model add FILE)")
+
+    found = blocking_findings(snapshot.findings, model.id, snapshot.now, req.severity)
+    concerned = [f for f in snapshot.findings if f.model_version_id in (model.id, None)]
+    still_open = sum(f.status == "open" for f in concerned)
+    late = found.overdue
+    notes = f"; {len(late)} open finding(s) past their due date" if late else ""
+    if found.blocked:
+        listed = "; ".join(
+            f"#{f.id} {f.severity}: {f.title} (owner {f.owner})" for f in found.serious
+        )
+        detail = (
+            f"{len(found.serious)} open finding(s) of severity {req.severity} or worse: {listed}"
+        )
+        hint = "fix each, then a validator runs: mlgate finding close ID --resolution '...'"
+        return _state(req, stage_id, "failed", detail + notes, hint)
+
+    detail = (
+        f"no open finding of severity {req.severity} or worse against model version "
+        f"{model.version} ({len(concerned)} recorded, {still_open} open){notes}"
+    )
+    return _state(req, stage_id, "satisfied", detail)

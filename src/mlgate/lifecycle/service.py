@@ -45,8 +45,10 @@ from mlgate.registry.models import (
     Member,
     ModelVersion,
     Project,
+    ReviewFinding,
     Waiver,
 )
+from mlgate.review.source import SourceTree, discover
 
 logger = logging.getLogger(__name__)
 
@@ -272,6 +274,7 @@ class Governance:
         for dataset in rows(DatasetVersion):
             datasets[dataset.name] = dataset
         models = rows(ModelVersion)
+        kinds = self._requirement_kinds(project.tier)
         return Snapshot(
             project=project,
             policy=self.policy,
@@ -282,7 +285,38 @@ class Governance:
             waivers=rows(Waiver),
             deployments=rows(Deployment),
             now=now or datetime.now(UTC),
+            findings=rows(ReviewFinding) if "findings" in kinds else (),
+            source_sha256=self.source_sha256() if "source" in kinds else None,
+            audit=verify_chain(session) if "process" in kinds else None,
         )
+
+    def _requirement_kinds(self, tier: str) -> set[str]:
+        """Return the requirement kinds the tier's policy uses, ``source`` for file checks.
+
+        The snapshot loads findings, fingerprints the project's files and verifies the audit
+        chain only for a policy that asks for them.
+        """
+        kinds = set()
+        for stage in self.policy.stages:
+            for req in stage.requirements:
+                if not req.applies_to(tier):  # type: ignore[arg-type]
+                    continue
+                kinds.add(req.kind)
+                if req.kind == "check" and req.check and get_check(req.check).needs_source:
+                    kinds.add("source")
+        return kinds
+
+    def source_tree(self) -> SourceTree:
+        """Return the project's code, tests and docs as the review settings list them."""
+        return discover(self.workspace.root, self.config.review)
+
+    def source_sha256(self) -> str | None:
+        """Return the fingerprint of the project's files, or ``None`` when they cannot be read."""
+        try:
+            return self.source_tree().sha256()
+        except (OSError, ValidationError) as error:
+            logger.warning("the project's files could not be fingerprinted: %s", error)
+            return None
 
     def snapshot_now(self) -> Snapshot:
         """Return a snapshot read in a transaction of its own."""

@@ -46,12 +46,14 @@ _HINT = (
     "field in use, with comments"
 )
 
-# The fields that belong to one kind of requirement only.
+# The fields each kind of requirement takes beyond the common ones (id, kind, title, ...).
 _KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    "document": ("document",),
+    "document": ("document", "role", "count"),
     "check": ("check", "dataset", "thresholds", "tier_thresholds"),
     "approval": ("role", "count", "subject"),
     "record": ("record",),
+    "process": (),
+    "findings": ("severity",),
 }
 
 
@@ -203,11 +205,12 @@ def _requirement_problems(
             problems.append(_problem(node, (*loc, "document"), message))
     elif kind == "check":
         problems += _check_problems(node, loc, req)
-    elif kind == "approval":
+    if kind in ("document", "approval"):
         role = req.get("role")
         if isinstance(role, str) and role not in roles:
             problems.append(_problem(node, (*loc, "role"), _unknown_role(role, roles)))
         problems += _count_problems(node, loc, req.get("count", 1))
+    if kind == "approval":
         problems += _subject_problems(node, loc, req, stage_index, requirements)
     return problems
 
@@ -220,7 +223,7 @@ def _foreign_fields(
         if other == kind:
             continue
         for name in fields:
-            if name in req:
+            if name in req and name not in _KIND_FIELDS[kind]:
                 message = (
                     f"'{name}' belongs to requirements of kind '{other}', but this one has kind "
                     f"'{kind}'; remove the field or change the kind"

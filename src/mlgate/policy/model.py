@@ -1,6 +1,6 @@
 """The policy schema: stages, and per stage and risk tier the requirements to leave it.
 
-A requirement is one of four kinds:
+A requirement is one of six kinds:
 
 - ``document``: a filled template of type ``document`` that validates against its schema;
 - ``check``: an automated check (``check``) with thresholds, run on a registered dataset
@@ -8,7 +8,15 @@ A requirement is one of four kinds:
 - ``approval``: ``count`` distinct people holding ``role`` approve ``subject`` (the whole stage,
   the current model version, or the evidence of another requirement), never its author;
 - ``record``: a fact with a period of validity (``record``): a compute allocation, a data access
-  grant, emergency contacts, or a deployment.
+  grant, emergency contacts, or a deployment;
+- ``process``: evaluated live at the gate: every earlier stage's requirements are met or waived
+  and the audit chain verifies; expired compute allocations and data grants are flagged;
+- ``findings``: no open finding of ``severity`` or worse stands against the current model version
+  (validators record findings with ``mlgate finding add``).
+
+A ``document`` requirement may also name a ``role`` and a ``count``: that many distinct people
+holding the role must each submit one (user acceptance by two business owners, say), and any of
+them rejecting blocks the gate.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Tier = Literal["low", "medium", "high"]
 TIERS: tuple[Tier, ...] = ("low", "medium", "high")
-RequirementKind = Literal["document", "check", "approval", "record"]
+RequirementKind = Literal["document", "check", "approval", "record", "process", "findings"]
 RECORD_TYPES = ("compute_allocation", "data_access_grant", "emergency_contacts", "deployment")
 IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 
@@ -44,12 +52,13 @@ class Requirement(BaseModel):
     count: int | dict[Tier, int] = 1
     subject: str = "stage"
     record: str | None = None
+    severity: Literal["low", "medium", "high", "critical"] = "high"
 
     @model_validator(mode="after")
     def _fields_match_kind(self) -> Requirement:
         needed = {"document": "document", "check": "check", "approval": "role", "record": "record"}
-        field_name = needed[self.kind]
-        if getattr(self, field_name) is None:
+        field_name = needed.get(self.kind)
+        if field_name is not None and getattr(self, field_name) is None:
             raise ValueError(f"a requirement of kind '{self.kind}' needs the field '{field_name}'")
         if self.kind == "record" and self.record not in RECORD_TYPES:
             raise ValueError(
@@ -133,13 +142,13 @@ class Policy(BaseModel):
                 raise ValueError(f"waiver role '{role}' is not among roles {self.roles}")
         for stage in self.stages:
             for req in stage.requirements:
-                if req.kind != "approval":
-                    continue
-                if req.role not in self.roles:
+                if req.role is not None and req.role not in self.roles:
                     raise ValueError(
                         f"requirement '{req.id}': role '{req.role}' is not among roles "
                         f"{self.roles}"
                     )
+                if req.kind != "approval":
+                    continue
                 if req.subject not in ("stage", "model") and req.subject not in ids:
                     raise ValueError(
                         f"requirement '{req.id}': subject '{req.subject}' must be 'stage', "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -57,19 +58,24 @@ class CodeFinding:
     severity: Severity
 
 
-def review_source(root: Path) -> list[CodeFinding]:
-    """Review every Python file under ``root``; findings are sorted by path, line and rule."""
+def review_source(root: Path, files: Sequence[str] | None = None) -> list[CodeFinding]:
+    """Review Python files under ``root``; findings are sorted by path, line and rule.
+
+    ``files`` lists the files to read as POSIX paths relative to ``root`` (a
+    :class:`~mlgate.review.source.SourceTree`'s ``code``); without it every Python file under
+    ``root`` is read, leaving out hidden, virtual-environment, build and cache folders.
+    """
     root = Path(root)
     if not root.is_dir():
         raise NotFoundError(f"source folder {str(root)!r} does not exist or is not a folder")
 
-    files = _python_files(root)
+    paths = _python_files(root) if files is None else _listed_files(root, files)
     findings: list[CodeFinding] = []
-    for path in files:
+    for path in paths:
         findings.extend(_review_file(path, path.relative_to(root)))
 
     findings.sort(key=lambda f: (f.path, f.line, f.rule))
-    logger.info("code review read %d Python files, found %d findings", len(files), len(findings))
+    logger.info("code review read %d Python files, found %d findings", len(paths), len(findings))
     return findings
 
 
@@ -83,6 +89,19 @@ def _python_files(root: Path) -> list[Path]:
         if path.is_file():
             files.append(path)
     return files
+
+
+def _listed_files(root: Path, files: Sequence[str]) -> list[Path]:
+    """The listed files as paths under ``root``; a listed file that is missing is an error."""
+    paths = [root / relative for relative in files]
+    missing = [
+        str(relative) for relative, path in zip(files, paths, strict=True) if not path.is_file()
+    ]
+    if missing:
+        raise NotFoundError(
+            f"file(s) to review not found under {str(root)!r}: {', '.join(missing[:5])}"
+        )
+    return paths
 
 
 def _review_file(path: Path, relative: Path) -> list[CodeFinding]:

@@ -1,0 +1,231 @@
+"""The review gate: the process check, open findings and user acceptance by several people."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import yaml
+from sqlalchemy import select, update
+
+from mlgate.config import DataConfig, TrainingConfig, WorkspaceConfig
+from mlgate.errors import PolicyViolation
+from mlgate.lifecycle.evidence import submit_document
+from mlgate.lifecycle.models import train_model
+from mlgate.lifecycle.project import init_project
+from mlgate.lifecycle.service import Governance
+from mlgate.registry.models import AuditEvent, ModelVersion, ReviewFinding
+from tests.fixtures import fill, synthetic_frame
+
+REVIEW_POLICY = """
+name: review-test
+version: "1"
+roles: [data_scientist, validator, business_owner, risk_officer, admin]
+waiver_roles: [risk_officer]
+stages:
+  - id: initiation
+    title: Initiation
+    requirements:
+      - id: business_case
+        kind: document
+        document: business_case
+        title: Business case
+      - id: compute_allocation
+        kind: record
+        record: compute_allocation
+        title: Compute allocation
+  - id: review
+    title: Review
+    requirements:
+      - id: process
+        kind: process
+        title: The process was followed
+      - id: findings
+        kind: findings
+        severity: high
+        title: No open high-severity findings
+      - id: user_acceptance
+        kind: document
+        document: user_acceptance
+        role: business_owner
+        count: 2
+        title: Two business owners accept
+  - id: done
+    title: Done
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A project under the review-test policy with a trained model version 1."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(REVIEW_POLICY)
+    root = tmp_path / "ws"
+    root.mkdir()
+    synthetic_frame().to_csv(root / "train.csv", index=False)
+    config = WorkspaceConfig(
+        project="review-test",
+        tier="high",
+        owner="alice",
+        data=DataConfig(target="y", sensitive=["group"], exclude=["group"]),
+        training=TrainingConfig(estimator="sklearn.linear_model.LogisticRegression"),
+    )
+    gov = init_project(root, config, policy, root / "train.csv")
+    for user, role in [("vera", "validator"), ("carol", "business_owner")]:
+        gov.add_member(user, role)
+    gov.add_member("dan", "business_owner")
+    train_model(gov)
+    return root
+
+
+def _gov(root: Path, user: str = "alice") -> Governance:
+    return Governance.open(root, actor=user)
+
+
+def _state(root: Path, requirement: str, now: datetime | None = None) -> tuple[str, str]:
+    _, stages = _gov(root).status(now)
+    found = {r.id: r for s in stages for r in s.requirements}[requirement]
+    return found.state, found.detail
+
+
+def _initiation_done(root: Path) -> None:
+    gov = _gov(root)
+    submit_document(gov, fill("business_case", root))
+    submit_document(gov, fill("compute_allocation", root))
+
+
+def test_process_names_each_gap_of_an_earlier_stage(project: Path) -> None:
+    state, detail = _state(project, "process")
+    assert state == "failed"
+    assert "initiation/business_case is missing" in detail
+    assert "initiation/compute_allocation is missing" in detail
+
+    _initiation_done(project)
+    state, detail = _state(project, "process")
+    assert state == "satisfied", detail
+    assert "all 2 requirement(s) of earlier stages are met" in detail
+
+
+def test_process_fails_when_the_audit_trail_was_tampered_with(project: Path) -> None:
+    _initiation_done(project)
+    gov = _gov(project)
+    with gov.transaction() as session:
+        session.execute(update(AuditEvent).where(AuditEvent.seq == 2).values(actor="mallory"))
+
+    state, detail = _state(project, "process")
+    assert state == "failed"
+    assert "the audit trail does not verify" in detail
+
+
+def test_process_flags_a_reclaimed_allocation_without_blocking(project: Path) -> None:
+    _initiation_done(project)
+    reclaim = fill("compute_allocation", project)
+    reclaim_date = yaml.safe_load(reclaim.read_text())["reclaim_date"]
+    after = datetime.combine(reclaim_date + timedelta(days=1), datetime.min.time(), UTC)
+
+    state, detail = _state(project, "process", after)
+    assert state == "satisfied", detail
+    assert "flagged: compute_allocation: the compute_allocation on file ran out" in detail
+
+
+def test_process_fails_once_a_waiver_it_relied_on_expires(project: Path) -> None:
+    submit_document(_gov(project), fill("compute_allocation", project))
+    _gov(project).add_member("rita", "risk_officer")
+    expires = date.today() + timedelta(days=5)
+    reason = "The case is written by the sponsor and follows within the month."
+    _gov(project, "rita").waive("business_case", reason, expires)
+    assert _state(project, "process")[0] == "satisfied"
+
+    later = datetime.now(UTC) + timedelta(days=6)
+    state, detail = _state(project, "process", later)
+    assert state == "failed"
+    assert "business_case is missing" in detail
+    assert "expired" in detail
+
+
+def _finding(root: Path, severity: str, status: str = "open", due_days: int = 30) -> None:
+    gov = _gov(root, "vera")
+    with gov.transaction() as session:
+        project = gov.project(session)
+        model = session.execute(select(ModelVersion)).scalar_one()
+        session.add(
+            ReviewFinding(
+                project_id=project.id,
+                model_version_id=model.id,
+                severity=severity,
+                title=f"a {severity} finding",
+                description="the threshold is hard-coded",
+                owner="alice",
+                due_date=date.today() + timedelta(days=due_days),
+                remediation="",
+                status=status,
+                created_by="vera",
+                created_at=datetime.now(UTC),
+            )
+        )
+
+
+def test_an_open_high_finding_blocks_and_a_low_one_does_not(project: Path) -> None:
+    assert _state(project, "findings")[0] == "satisfied"
+
+    _finding(project, "low", due_days=-1)
+    state, detail = _state(project, "findings")
+    assert state == "satisfied"
+    assert "1 open finding(s) past their due date" in detail
+
+    _finding(project, "critical")
+    state, detail = _state(project, "findings")
+    assert state == "failed"
+    assert "1 open finding(s) of severity high or worse" in detail
+    assert "critical: a critical finding (owner alice)" in detail
+
+
+def test_a_closed_high_finding_no_longer_blocks(project: Path) -> None:
+    _finding(project, "high", status="closed")
+    state, detail = _state(project, "findings")
+    assert state == "satisfied"
+    assert "(1 recorded, 0 open)" in detail
+
+
+def _accept(root: Path, user: str, decision: str = "accept", version: int = 1) -> None:
+    path = fill("user_acceptance", root, model_version=version, decision=decision, signed_by=user)
+    submit_document(_gov(root, user), path)
+
+
+def test_acceptance_needs_as_many_business_owners_as_the_policy_says(project: Path) -> None:
+    _accept(project, "carol")
+    state, detail = _state(project, "user_acceptance")
+    assert state == "missing"
+    assert "1 of 2 business_owner signature(s) for model version 1 (so far: carol)" in detail
+
+    _accept(project, "dan")
+    state, detail = _state(project, "user_acceptance")
+    assert state == "satisfied"
+    assert "signed by carol, dan for model version 1" in detail
+
+
+def test_one_rejection_blocks_until_that_person_accepts(project: Path) -> None:
+    _accept(project, "carol")
+    _accept(project, "dan", decision="reject")
+    assert _state(project, "user_acceptance")[0] == "rejected"
+
+    _accept(project, "dan")
+    assert _state(project, "user_acceptance")[0] == "satisfied"
+
+
+def test_acceptance_of_an_older_version_does_not_count(project: Path) -> None:
+    _accept(project, "carol")
+    _accept(project, "dan")
+    gov = _gov(project)
+    gov.config.training.params = {"C": 0.5}
+    train_model(gov)
+
+    state, detail = _state(project, "user_acceptance")
+    assert state == "missing"
+    assert "is for model version 1; the current is 2" in detail
+
+
+def test_acceptance_by_someone_without_the_role_is_refused(project: Path) -> None:
+    with pytest.raises(PolicyViolation, match="signed by a business_owner; vera holds validator"):
+        _accept(project, "vera")

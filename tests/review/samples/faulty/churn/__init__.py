@@ -1,0 +1,1 @@
+"""A churn model with faults planted on purpose."""
