@@ -41,6 +41,7 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
         models = {m.id: m for m in _all_models(session, snap.project.id)}
         all_datasets = {d.id: d for d in _all_datasets(session, snap.project.id)}
         datasets.update(all_datasets)
+        findings = _review_findings(session, snap.project.id, models)
 
     return {
         "generated_at": _when(now),
@@ -55,6 +56,7 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
             "policy_sha256": project.policy_sha256,
             "created_at": _when(project.created_at),
             "members": [{"user": u, "role": r} for u, r in gov.members()],
+            "sensitive": gov.sensitive,
         },
         "model": _model(snap.model, datasets),
         "datasets": [
@@ -66,9 +68,12 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
                 "n_cols": d.n_cols,
                 "created_by": d.created_by,
                 "created_at": _when(d.created_at),
+                "contract": _contract_summary(d.contract),
+                "sensitive_columns": _sensitive_columns(d, gov.sensitive),
             }
             for d in all_datasets.values()
         ],
+        "review_findings": findings,
         "stages": [
             {
                 "id": s.id,
@@ -184,6 +189,59 @@ def _all_datasets(session: Any, project_id: int) -> list[Any]:
 
     stmt = select(DatasetVersion).where(DatasetVersion.project_id == project_id)
     return list(session.execute(stmt.order_by(DatasetVersion.id)).scalars())
+
+
+def _review_findings(
+    session: Any, project_id: int, models: dict[int, Any]
+) -> list[dict[str, Any]]:
+    """Every validation finding of the project, oldest first, with how it was closed."""
+    from mlgate.registry.models import ReviewFinding
+
+    stmt = select(ReviewFinding).where(ReviewFinding.project_id == project_id)
+    rows = session.execute(stmt.order_by(ReviewFinding.id)).scalars()
+    return [
+        {
+            "id": f.id,
+            "model_version": models[f.model_version_id].version
+            if f.model_version_id in models
+            else None,
+            "severity": f.severity,
+            "title": f.title,
+            "description": f.description,
+            "owner": f.owner,
+            "due_date": f.due_date.isoformat() if f.due_date else None,
+            "remediation": f.remediation,
+            "status": f.status,
+            "created_by": f.created_by,
+            "created_at": _when(f.created_at),
+            "closed_by": f.closed_by,
+            "closed_at": _when(f.closed_at),
+            "resolution": f.resolution,
+        }
+        for f in rows
+    ]
+
+
+def _contract_summary(contract: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The data contract's name, version and column count (its full text stays in the store)."""
+    if not contract:
+        return None
+    return {
+        "dataset": contract.get("dataset"),
+        "version": contract.get("version"),
+        "n_columns": len(contract.get("columns") or []),
+    }
+
+
+def _sensitive_columns(dataset: Any, declared: list[str]) -> list[str]:
+    """Columns of ``dataset`` that are declared sensitive or marked so in its contract."""
+    names = [c.get("name") for c in dataset.schema or [] if isinstance(c, dict)]
+    marked = [
+        c.get("name")
+        for c in (dataset.contract or {}).get("columns") or []
+        if c.get("sensitivity") not in (None, "none")
+    ]
+    return [name for name in names if name in declared or name in marked]
 
 
 def _model(model: Any, datasets: dict[int, Any]) -> dict[str, Any] | None:
