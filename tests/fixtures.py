@@ -74,25 +74,26 @@ def init_workspace(root: Path, cli: Cli, frame: pd.DataFrame, project: str = "de
     """
     root.mkdir()
     frame.to_csv(root / "train.csv", index=False)
-    result = cli(
-        "init",
-        project,
-        "--tier",
-        "low",
-        "--target",
-        "y",
-        "--sensitive",
-        "group",
-        "--exclude",
-        "group",
-        "--data",
-        "train.csv",
-        "--estimator",
-        "sklearn.linear_model.LogisticRegression",
-        cwd=root,
-    )
+    result = cli("init", project, *LOW_TIER_INIT, cwd=root)
     assert result.code == 0, result.text
     return root
+
+
+# The options of `mlgate init` for the low-risk test project on train.csv.
+LOW_TIER_INIT = (
+    "--tier",
+    "low",
+    "--target",
+    "y",
+    "--sensitive",
+    "group",
+    "--exclude",
+    "group",
+    "--data",
+    "train.csv",
+    "--estimator",
+    "sklearn.linear_model.LogisticRegression",
+)
 
 
 def fill(kind: str, root: Path, **changes: object) -> Path:

@@ -10,17 +10,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from mlgate import __version__
 from mlgate.cli import mitigate as mitigate_cli
+from mlgate.cli import release as release_cli
 from mlgate.cli import testing as testing_cli
 from mlgate.cli.features import feature_app
+from mlgate.cli.findings import finding_app
 from mlgate.cli.render import (
     check_table,
     console,
@@ -31,6 +34,9 @@ from mlgate.cli.render import (
 )
 from mlgate.config import Workspace, current_user, parse_config
 from mlgate.errors import GovernanceError, ValidationError
+
+if TYPE_CHECKING:  # imported when first used: the store and checks slow down start-up
+    from mlgate.lifecycle.service import Governance
 
 app = typer.Typer(
     name="mlgate",
@@ -56,6 +62,7 @@ app.add_typer(member_app, name="member")
 app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(feature_app, name="feature")
+app.add_typer(finding_app, name="finding")
 
 STATE = {"actor": None}
 
@@ -557,21 +564,57 @@ def predict(
 @app.command()
 def report(
     output: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
+    pdf: Annotated[bool, typer.Option("--pdf", help="Also print it to a PDF beside it.")] = False,
 ) -> None:
-    """Write the governance report: one self-contained HTML file."""
-    from mlgate.reports import write_report
-    from mlgate.reports.collect import collect
+    """Write the governance report (EU AI Act Annex IV and SR 11-7 layout) as HTML, and PDF."""
+    from mlgate.reports.governance import write_governance
 
     gov = _gov()
     output = output or gov.workspace.root / "report.html"
     if output.suffix.lower() not in (".html", ".htm"):
         raise ValidationError(
             f"--output must be an .html file; got '{output.name}'",
-            hint="open the HTML report in a browser and print it to PDF if you need one",
+            hint="add --pdf to write a PDF beside the HTML file",
         )
-    with console.status("writing report"):
-        path = write_report(collect(gov), output)
-    console.print(f"Report written to {path}")
+    _write_from_evidence(gov, "report", pdf, lambda data: write_governance(data, output, pdf=pdf))
+
+
+@app.command()
+def card(
+    output_dir: Annotated[
+        Path | None, typer.Option(help="Folder for model-card.html, .pdf and .json.")
+    ] = None,
+    pdf: Annotated[bool, typer.Option(help="Also print the card to PDF.")] = True,
+) -> None:
+    """Write the model card as model-card.json (stable schema), model-card.html and .pdf."""
+    from mlgate.reports.card import write_card
+
+    gov = _gov()
+    folder = output_dir or gov.workspace.root
+    if folder.exists() and not folder.is_dir():
+        raise ValidationError(
+            f"--output-dir must be a folder; '{folder}' is a file",
+            hint="name a folder (it is created when missing)",
+        )
+    _write_from_evidence(gov, "model card", pdf, lambda data: write_card(data, folder, pdf=pdf))
+
+
+def _write_from_evidence(
+    gov: Governance, what: str, pdf: bool, write: Callable[[dict], list[Path]]
+) -> None:
+    """Collect the project's evidence and write one document from it, showing progress."""
+    from mlgate.reports.collect import collect
+
+    if pdf:
+        from mlgate.reports.pdf import load_weasyprint
+
+        load_weasyprint()  # a missing PDF engine is reported before the slow part
+    with console.status("collecting the project's evidence") as status:
+        data = collect(gov)
+        status.update(f"writing the {what}" + (" and printing it to PDF" if pdf else ""))
+        paths = write(data)
+    for path in paths:
+        console.print(f"{what[0].upper()}{what[1:]} written to {path}")
 
 
 # -- audit and policy ---------------------------------------------------------------------
@@ -663,6 +706,7 @@ def version() -> None:
 
 testing_cli.register(app, _gov, _progress)
 mitigate_cli.register(app, _gov)
+release_cli.register(app, _gov)
 
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
