@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
 from pathlib import Path
 
 import pandas as pd
@@ -25,7 +26,7 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from mlgate.config import DataConfig, TrainingConfig, WorkspaceConfig
+from mlgate.config import DataConfig, ReviewConfig, TrainingConfig, WorkspaceConfig
 from mlgate.contracts import dump_contract, infer_contract
 from mlgate.demo.data import load_german_credit, split
 from mlgate.documents import example
@@ -33,13 +34,16 @@ from mlgate.errors import ConflictError, PolicyViolation
 from mlgate.lifecycle.data import register_dataset
 from mlgate.lifecycle.deploy import deploy, predict_file
 from mlgate.lifecycle.evidence import ensure_checks, submit_document
+from mlgate.lifecycle.findings import add_finding, close_finding, update_finding
 from mlgate.lifecycle.gates import evaluate_stage
 from mlgate.lifecycle.models import train_model
 from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
 from mlgate.policy.model import Requirement
-from mlgate.reports import write_report
+from mlgate.release.package import package_model
+from mlgate.reports.card import write_card
 from mlgate.reports.collect import collect, explore_dataset
+from mlgate.reports.governance import write_governance
 
 logger = logging.getLogger(__name__)
 console = Console(highlight=False)
@@ -56,7 +60,8 @@ TEAM = {
     "eric": ["ml_engineer"],
     "audrey": ["auditor"],
 }
-AUTHORS = {"business_case": "carol", "user_acceptance": "carol", "data_access_grant": "rita"}
+AUTHORS = {"business_case": "carol", "data_access_grant": "rita"}
+_CACHES = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache")
 DATASET_FOR_STAGE = {"kickoff": "train", "development": "holdout", "monitoring": "current"}
 
 
@@ -141,6 +146,7 @@ class _Demo:
                 params={"C": 0.1, "max_iter": 2000},
                 seed=7,
             ),
+            review=ReviewConfig(source=["src"]),
         )
 
     def gov(self, actor: str) -> Governance:
@@ -149,6 +155,7 @@ class _Demo:
     def run(self) -> Path:
         console.rule("mlgate demo: German credit risk model, high-risk tier")
         self._write_data()
+        self._write_project()
         self.owner = init_project(self.root, self.config)
         for user, roles in TEAM.items():
             for role in roles:
@@ -186,6 +193,13 @@ class _Demo:
             f"and a shifted window of {len(current)} recent applications"
         )
 
+    def _write_project(self) -> None:
+        """Lay out the team's own code, tests and README, which the review stage reviews."""
+        project = resources.files("mlgate.demo").joinpath("project")
+        with resources.as_file(project) as source:
+            shutil.copytree(source, self.root, dirs_exist_ok=True, ignore=_CACHES)
+        console.print("the team's credit_scoring package, its tests and README are in place")
+
     # -- one stage --------------------------------------------------------------------------
 
     def _satisfy(self, stage: str, log: StageLog) -> None:
@@ -212,10 +226,12 @@ class _Demo:
             self._remove_proxy(log)
         for req in reqs:
             if req.document == "user_acceptance":
-                self._submit(req, log)
+                self._accept(req, log)
 
         if stage == "initiation":
             self._show_blocked_gate(stage, log)
+        if stage == "review":
+            self._review_findings(log)
         for req in reqs:
             if req.kind == "approval":
                 self._approve(stage, req, log)
@@ -225,6 +241,7 @@ class _Demo:
                 log.events.append(f"deployed by eric ({deployment.mode})")
                 console.print("eric deployed the approved version for batch scoring")
         if stage == "monitoring":
+            self._package(log)
             self._score(log)
 
         states = evaluate_stage(alice.snapshot_now(), stage)
@@ -241,13 +258,20 @@ class _Demo:
             console.print(f"alice drafted the data contract; sensitive: {', '.join(marked)}")
         return path
 
-    def _submit(self, req: Requirement, log: StageLog) -> None:
+    def _accept(self, req: Requirement, log: StageLog) -> None:
+        """Each business owner the policy asks for tries the current version and accepts it."""
+        signers = [u for u, roles in TEAM.items() if req.role in roles]
+        for user in signers[: req.count_for(self.config.tier)]:
+            self._submit(req, log, author=user)
+
+    def _submit(self, req: Requirement, log: StageLog, author: str | None = None) -> None:
         kind = req.document or req.record
         assert kind is not None
-        author = AUTHORS.get(kind, "alice")
+        author = author or AUTHORS.get(kind, "alice")
         content = example(kind, datetime.now(UTC).date())
         if kind == "user_acceptance":
             content["model_version"] = self.gov("alice").snapshot_now().model.version
+            content["signed_by"] = author
         if kind == "data_access_grant":
             content.update(grantee="alice", granted_by="rita")
         path = self.root / "docs" / f"{kind}.yaml"
@@ -317,6 +341,10 @@ class _Demo:
         console.print(f"[yellow]rita waived {requirement_id} for 90 days[/yellow] with a reason")
 
     def _show_blocked_gate(self, stage: str, log: StageLog) -> None:
+        self._try_early_advance(log)
+        self._try_self_approval(stage, log)
+
+    def _try_early_advance(self, log: StageLog) -> None:
         try:
             self.gov("alice").advance()
         except PolicyViolation as refusal:
@@ -326,6 +354,8 @@ class _Demo:
                 f"[red]gate refused[/red] alice's early advance: {gaps} requirement(s) "
                 "still open, each named with its next step"
             )
+
+    def _try_self_approval(self, stage: str, log: StageLog) -> None:
         business_case = next(
             (
                 r
@@ -341,6 +371,46 @@ class _Demo:
         except PolicyViolation as refusal:
             log.events.append("self-approval by carol refused")
             console.print(f"[red]refused[/red]: {refusal.message}")
+
+    def _review_findings(self, log: StageLog) -> None:
+        """Bob finds a serious problem, the gate holds until it is fixed and he closes it."""
+        if not any(r.kind == "findings" for r in self.owner.policy.stage("review").requirements):
+            return
+        serious = add_finding(
+            self.gov("bob"),
+            "high",
+            "Referral threshold not tied to the business case",
+            "REFER_BELOW in credit_scoring/predict.py decides which applications a person "
+            "reviews, but nothing records why it is 0.5 or who agreed to it.",
+            owner="alice",
+            due=_in_days(14),
+        )
+        add_finding(
+            self.gov("victor"),
+            "low",
+            "Tests use synthetic applications only",
+            "The package's tests never score a sample of real applications.",
+            owner="alice",
+            due=_in_days(60),
+            remediation="Add a test on 50 anonymised applications next quarter.",
+        )
+        log.events.append("findings: 1 high (bob), 1 low (victor)")
+        console.print("bob recorded a high finding and victor a low one against the model")
+        self._try_early_advance(log)
+
+        update_finding(
+            self.gov("alice"),
+            serious.id,
+            remediation="Carol confirmed 0.5 against the pilot's referral capacity; the README "
+            "now says so.",
+        )
+        close_finding(
+            self.gov("bob"),
+            serious.id,
+            "The threshold's origin and owner are documented and the business owner agreed.",
+        )
+        log.events.append(f"finding #{serious.id} fixed by alice, closed by bob")
+        console.print(f"alice fixed finding #{serious.id}; bob closed it (the low one stays open)")
 
     def _approve(self, stage: str, req: Requirement, log: StageLog) -> None:
         from mlgate.lifecycle.gates import approval_subject
@@ -358,6 +428,12 @@ class _Demo:
             log.events.append(f"{req.id} approved by {user}")
             console.print(f"{user} ({req.role}) approved {req.id}")
 
+    def _package(self, log: StageLog) -> None:
+        """Eric builds the reviewed version as a wheel any Python environment can install."""
+        built = package_model(self.gov("eric"), output_dir=self.root / "dist")
+        log.events.append(f"packaged as {built.filename}")
+        console.print(f"eric packaged the reviewed model: dist/{built.filename}")
+
     def _score(self, log: StageLog) -> None:
         out = self.root / "data" / "applications.scored.csv"
         run = predict_file(self.gov("eric"), self.files["applications"], out)
@@ -369,7 +445,10 @@ class _Demo:
     def _finish(self) -> Path:
         auditor = self.gov("audrey")
         verdict = auditor.verify_audit()
-        report = write_report(collect(auditor), self.root / "report.html")
+        data = collect(auditor)
+        report = write_governance(data, self.root / "report.html")[0]
+        card = write_card(data, self.root)
+        console.print(f"model card: {', '.join(path.name for path in card)}")
 
         table = Table(title="Stage by stage", title_justify="left")
         table.add_column("stage")
