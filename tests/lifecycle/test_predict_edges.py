@@ -12,9 +12,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from mlgate.lifecycle.deploy import output_columns
 from mlgate.lifecycle.models import get_model_version, load_model_version
 from mlgate.lifecycle.service import Governance
+from mlgate.serving.scorer import output_columns
 from tests.cli.test_bad_input import assert_clean_error, fingerprint
 from tests.fixtures import Cli, init_workspace, synthetic_frame
 

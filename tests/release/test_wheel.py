@@ -14,12 +14,12 @@ import pytest
 
 from mlgate import __version__
 from mlgate.errors import ValidationError
-from mlgate.lifecycle.deploy import output_columns
 from mlgate.registry.models import ModelVersion
 from mlgate.release.names import normalise, package_names, project_slug
 from mlgate.release.requirements import model_requirements
 from mlgate.release.runtime import output_names
 from mlgate.release.wheel import metadata_text, record_hash, wheel_bytes
+from mlgate.serving.scorer import output_columns
 
 DIST_INFO = "demo-1.dist-info"
 FILES = {

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -29,15 +28,14 @@ from mlgate.lifecycle.models import get_model_version, load_model_version
 from mlgate.lifecycle.service import Governance, Progress
 from mlgate.registry.models import Deployment, ModelVersion
 from mlgate.runlog import record_prediction
-from mlgate.tabular import conform, count_rows, iter_chunks, table_format
+from mlgate.serving.scorer import OUTPUT_COLUMNS, Scorer, output_columns
+from mlgate.tabular import count_rows, iter_chunks, table_format
 
 logger = logging.getLogger(__name__)
 
 MODES = ("batch", "rest", "stream")
 DEPLOY_STAGE = "deployment"
 DEPLOY_ROLES = ("ml_engineer", "admin")
-OUTPUT_COLUMNS = ("prediction", "score")
-OUTPUT_PREFIX = "mlgate_"
 
 
 def deploy(gov: Governance, mode: str = "batch", endpoint: str | None = None) -> Deployment:
@@ -168,8 +166,7 @@ def predict_file(
             f"--output {output} is the input file; scoring would overwrite the data it reads"
         )
     model_version = _scoring_version(gov, version)
-    model = load_model_version(gov, model_version)
-    positive = gov.config.data.positive_label
+    scorer = load_scorer(gov, model_version)
     input_sha = sha256_file(source)
     total = count_rows(source)
 
@@ -183,8 +180,8 @@ def predict_file(
             if chunk.empty:  # a CSV with a header and no rows reads as one empty chunk
                 continue
             if rows == 0:
-                names = output_columns(chunk.columns, source)
-            scored = _score(model, model_version, chunk, source, positive, names)
+                names = output_columns(chunk.columns, source.name)
+            scored = scorer.scored_frame(chunk, str(source), names)
             writer = _write(partial, out_format, scored, writer)
             rows += len(chunk)
             if progress is not None:
@@ -229,6 +226,12 @@ def predict_file(
     return run
 
 
+def load_scorer(gov: Governance, version: ModelVersion) -> Scorer:
+    """Return ``version`` loaded (its artifact hash checked) and ready to score."""
+    model = load_model_version(gov, version)
+    return Scorer.from_version(model, version, gov.config.data.positive_label)
+
+
 def _scoring_version(gov: Governance, version: int | None) -> ModelVersion:
     if version is not None:
         chosen = get_model_version(gov, version)
@@ -251,45 +254,6 @@ def _scoring_version(gov: Governance, version: int | None) -> ModelVersion:
 def _is_deployed(gov: Governance, version: ModelVersion) -> bool:
     deployed = deployed_version(gov, "batch")
     return deployed is not None and deployed.id == version.id
-
-
-def output_columns(columns: Any, source: Path) -> tuple[str, ...]:
-    """Return the names of the prediction and score columns for an input with ``columns``.
-
-    They are ``prediction`` and ``score`` unless the input already has either name (a feature
-    called ``score``, say); then both get the ``mlgate_`` prefix, repeated until neither clashes,
-    so the pair stays recognisable and no input column is overwritten.
-    """
-    taken = {str(c) for c in columns}
-    names = OUTPUT_COLUMNS
-    while any(n in taken for n in names):
-        names = tuple(f"{OUTPUT_PREFIX}{n}" for n in names)
-    if names != OUTPUT_COLUMNS:
-        logger.warning(
-            "%s already has column(s) %s; writing the scores to %s instead",
-            source.name,
-            ", ".join(c for c in OUTPUT_COLUMNS if c in taken),
-            ", ".join(names),
-        )
-    return names
-
-
-def _score(
-    model: Any,
-    version: ModelVersion,
-    chunk: pd.DataFrame,
-    source: Path,
-    positive: Any,
-    names: tuple[str, ...] = OUTPUT_COLUMNS,
-) -> pd.DataFrame:
-    features = conform(chunk, version.signature, str(source))
-    prediction, score = names
-    result = chunk.copy()
-    result[prediction] = model.predict(features)
-    if hasattr(model, "predict_proba") and len(version.classes) == 2:
-        column = version.classes.index(positive) if positive in version.classes else 1
-        result[score] = np.asarray(model.predict_proba(features))[:, column]
-    return result
 
 
 def _write(path: Path, fmt: str, frame: pd.DataFrame, writer: Any) -> Any:
