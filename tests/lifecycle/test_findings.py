@@ -342,3 +342,21 @@ def test_blocking_findings_separates_serious_and_overdue() -> None:
     assert not blocking_findings([rows[2]], 5, now).blocked  # overdue, but only medium
     assert [f.id for f in blocking_findings(rows, 5, now, severity="critical").serious] == [1]
     assert [f.id for f in blocking_findings(rows, 5, now, severity="medium").serious] == [1, 3, 6]
+
+
+def test_an_owner_who_is_not_a_member_is_refused_by_name(project: Path) -> None:
+    with pytest.raises(ValidationError, match="owner 'nobody' is not a member of project credit"):
+        _add(project, owner="nobody")
+    finding = _add(project)
+    with pytest.raises(ValidationError, match="owner 'ghost' is not a member"):
+        update_finding(_gov(project, "bob"), finding.id, owner="ghost")
+
+
+def test_an_owner_with_a_finding_role_still_may_not_move_their_own_deadline(
+    project: Path,
+) -> None:
+    finding = _add(project, owner="carol")  # carol is a validator, and owns this one
+    later = DUE + timedelta(days=300)
+    with pytest.raises(PolicyViolation, match="carol owns finding .* but not its owner or due"):
+        update_finding(_gov(project, "carol"), finding.id, due=later)
+    assert update_finding(_gov(project, "bob"), finding.id, due=later).due_date == later

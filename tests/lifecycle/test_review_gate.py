@@ -10,7 +10,7 @@ import yaml
 from sqlalchemy import select, update
 
 from mlgate.config import DataConfig, TrainingConfig, WorkspaceConfig
-from mlgate.errors import PolicyViolation
+from mlgate.errors import PolicyViolation, ValidationError
 from mlgate.lifecycle.evidence import submit_document
 from mlgate.lifecycle.models import train_model
 from mlgate.lifecycle.project import init_project
@@ -229,3 +229,59 @@ def test_acceptance_of_an_older_version_does_not_count(project: Path) -> None:
 def test_acceptance_by_someone_without_the_role_is_refused(project: Path) -> None:
     with pytest.raises(PolicyViolation, match="signed by a business_owner; vera holds validator"):
         _accept(project, "vera")
+
+
+def test_files_the_tests_write_are_named_and_do_not_stale_the_evidence(project: Path) -> None:
+    from mlgate.lifecycle.evidence import run_check
+
+    (project / "pkg").mkdir()
+    (project / "pkg" / "__init__.py").write_text('"""Package."""\n')
+    (project / "tests").mkdir()
+    (project / "tests" / "test_pkg.py").write_text(
+        '"""Writes into the project."""\n\nfrom pathlib import Path\n\nimport pkg\n\n\n'
+        "def test_writes() -> None:\n"
+        '    """Leaves a file behind."""\n'
+        '    Path("pkg/generated.py").write_text("X = 1\\n")\n'
+        "    assert pkg.__doc__\n"
+    )
+    gov = _gov(project)
+
+    evidence, result = run_check(gov, "code_review")
+
+    written = [f for f in result.findings if f.message.startswith("files-written")]
+    assert [f.subject for f in written] == ["pkg/generated.py"]
+    assert evidence.payload["source_sha256"] == gov.source_sha256()
+
+
+def test_nobody_signs_an_acceptance_in_another_persons_name(project: Path) -> None:
+    path = fill("user_acceptance", project, model_version=1, signed_by="dan")
+    with pytest.raises(PolicyViolation, match="signed_by 'dan', but carol is submitting it"):
+        submit_document(_gov(project, "carol"), path)
+
+
+def test_an_acceptance_dated_after_today_is_refused(project: Path) -> None:
+    ahead = date.today() + timedelta(days=3)
+    path = fill("user_acceptance", project, model_version=1, signed_by="carol", date=ahead)
+    with pytest.raises(ValidationError, match=f"dated {ahead}, after today"):
+        submit_document(_gov(project, "carol"), path)
+
+
+def test_a_requirement_that_lapses_after_its_stage_was_passed_is_a_notice(project: Path) -> None:
+    from mlgate.lifecycle.notices import notices
+
+    submit_document(_gov(project), fill("compute_allocation", project))
+    _gov(project).add_member("rita", "risk_officer")
+    reason = "The case is written by the sponsor and follows within the month."
+    _gov(project, "rita").waive("business_case", reason, date.today() + timedelta(days=5))
+    _gov(project).advance()
+    gov = _gov(project)
+    assert not [n for n in notices(gov.snapshot_now()) if "was passed" in n.message]
+
+    with gov.transaction() as session:
+        later = gov.snapshot(session, datetime.now(UTC) + timedelta(days=6))
+        found = [n.message for n in notices(later) if "was passed" in n.message]
+    assert found == [
+        "stage initiation was passed, but business_case no longer holds (missing): no "
+        "business_case document submitted; the waiver by rita expired on "
+        f"{date.today() + timedelta(days=5)}"
+    ]

@@ -275,3 +275,31 @@ def test_publish_needs_a_url_and_credentials_from_the_environment(
         publish_model(
             gov, 1, None, {**bare, "MLGATE_PUBLISH_URL": index.url, "TWINE_USERNAME": "u"}
         )
+
+
+def test_an_index_that_never_answers_times_out_and_the_attempt_is_audited(
+    reviewed: Path, index: Index
+) -> None:
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts connections, never answers
+    url = f"http://127.0.0.1:{silent.getsockname()[1]}/"
+    try:
+        env = {**index.env(), "MLGATE_PUBLISH_TIMEOUT": "3"}
+        with pytest.raises(ValidationError, match="did not finish within 3 s"):
+            publish_model(Governance.open(reviewed, "alice"), 1, url, env)
+    finally:
+        silent.close()
+
+    failed = events(reviewed, "model.publish.failed")[-1]
+    assert failed.payload["repository_url"] == url
+    assert "did not finish within 3 s" in failed.payload["reason"]
+    assert len(failed.payload["wheel_sha256"]) == 64
+
+
+def test_a_timeout_that_is_not_a_positive_number_is_refused(reviewed: Path, index: Index) -> None:
+    env = {**index.env(), "MLGATE_PUBLISH_TIMEOUT": "soon"}
+    with pytest.raises(ValidationError, match="MLGATE_PUBLISH_TIMEOUT must be a number"):
+        publish_model(Governance.open(reviewed, "alice"), 1, index.url, env)

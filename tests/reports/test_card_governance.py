@@ -324,3 +324,13 @@ def test_cli_report_refuses_a_pdf_output_name(workspace: Path, cli: Any) -> None
     assert result.code == 2
     assert "--output must be an .html file; got 'gov.pdf'" in result.text
     assert "--pdf" in result.text
+
+
+def test_the_card_names_the_estimator_as_users_import_it() -> None:
+    from mlgate.reports.card import public_name
+
+    assert public_name("sklearn.linear_model._logistic.LogisticRegression") == (
+        "sklearn.linear_model.LogisticRegression"
+    )
+    assert public_name("lightgbm.sklearn.LGBMClassifier") == "lightgbm.sklearn.LGBMClassifier"
+    assert public_name(None) is None

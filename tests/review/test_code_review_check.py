@@ -194,3 +194,18 @@ def test_check_is_registered_as_a_source_check():
     spec = get_check("code_review")
     assert (spec.needs_source, spec.needs_model, spec.needs_reference) == (True, False, False)
     assert spec.defaults["min_line_coverage"] == 0.8
+
+
+def test_coverage_that_could_not_be_measured_fails_the_limit():
+    from mlgate.checks.code_review import _coverage_findings
+    from mlgate.review.coverage import CoverageReport
+
+    findings = _coverage_findings(CoverageReport("passed", None, tests_run=3), DEFAULTS)
+    assert [(f.severity, f.subject) for f in findings][:1] == [("fail", "min_line_coverage")]
+    assert "coverage-unmeasured" in findings[0].message
+
+    relaxed = {**DEFAULTS, "min_line_coverage": 0}
+    assert not any(
+        f.severity == "fail"
+        for f in _coverage_findings(CoverageReport("passed", None, tests_run=3), relaxed)
+    )

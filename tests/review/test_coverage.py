@@ -179,3 +179,33 @@ def test_missing_coverage_names_the_extra_to_install(tmp_path, monkeypatch):
     with pytest.raises(ValidationError, match="coverage is not installed") as caught:
         run_coverage(tmp_path, ["calc.py"], ["tests/test_calc.py"])
     assert caught.value.hint == "install them with pip install 'mlgate[review]'"
+
+
+def test_a_file_that_does_not_parse_leaves_the_others_measured(tmp_path):
+    root = _sample(tmp_path, "clean")
+    _write(root, "churn/broken.py", '"""Broken."""\ndef f(:\n    pass\n')
+    tree = discover(root)
+
+    report = run_coverage(root, tree.code, tree.tests)
+
+    assert report.status == "passed"
+    assert report.line_coverage == pytest.approx(1.0)
+    assert [f.path for f in report.untested] == ["churn/broken.py"]
+
+
+@pytest.mark.parametrize(
+    ("exit_call", "expected"),
+    [
+        ("sys.exit(3)", "pytest ended with exit code 3"),
+        ("os._exit(0)", "exit code 0 before pytest wrote its report"),
+    ],
+)
+def test_a_conftest_that_exits_is_named_as_the_cause(tmp_path, exit_call, expected):
+    root = _sample(tmp_path, "clean")
+    _write(root, "tests/conftest.py", f"import os\nimport sys\n\n{exit_call}\n")
+    tree = discover(root)
+
+    report = run_coverage(root, tree.code, tree.tests)
+
+    assert report.status == "error"
+    assert expected in report.error

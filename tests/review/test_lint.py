@@ -151,3 +151,13 @@ def test_missing_ruff_names_the_extra_to_install(monkeypatch):
 
     with pytest.raises(ValidationError, match=r"install it with pip install 'mlgate\[review\]'"):
         ruff_binary()
+
+
+def test_an_undecodable_file_is_left_to_the_ast_review(tmp_path):
+    (tmp_path / "latin.py").write_bytes(b'"""Caf\xe9."""\nX = 1\n')
+    (tmp_path / "ok.py").write_text('"""Fine."""\n\nimport os\n', encoding="utf-8")
+
+    report = lint(tmp_path, ["latin.py", "ok.py"])
+
+    assert [(f.path, f.rule) for f in report.findings] == [("ok.py", "F401")]
+    assert report.unformatted == ()

@@ -366,8 +366,14 @@ def _run_findings(report: CoverageReport, minimum: float) -> list[Finding]:
         return [Finding("fail", message, "test_timeout_seconds")]
     if report.status == "error":
         last = report.output.splitlines()[-1] if report.output else "no output"
-        message = f"tests-error: pytest could not run the tests: {last}"
+        message = f"tests-error: {report.error}; its last output line: {last}"
         return [Finding("fail", message, "review.tests")]
+    if report.line_coverage is None and minimum > 0:
+        message = (
+            "coverage-unmeasured: the tests ran but coverage.py measured no line of the code "
+            "under review, so min_line_coverage cannot be shown to hold"
+        )
+        return [Finding("fail", message, "min_line_coverage")]
     return []
 
 

@@ -60,8 +60,9 @@ def register(app: typer.Typer, open_governance: Callable[[], Any]) -> None:
             published = publish_model(gov, version, repository_url)
         print_wheel(published.wheel, "Published")
         console.print(
-            f"Published to {published.repository_url}; install it with: pip install "
-            f"--extra-index-url <the index's simple URL> "
+            f"Published to {published.repository_url}; install it from that index only, so no "
+            f"public package can stand in for it: pip install --index-url <the index's simple "
+            f"URL> "
             f"{published.wheel.names.distribution}=={published.wheel.names.version}"
         )
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
@@ -26,6 +28,7 @@ STATE_STYLE = {
     "pending": "dim",
 }
 STATUS_STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red"}
+LOCATION = re.compile(r"[^\s:]+:\d+(-\d+)?")  # path:line or path:first-last
 
 
 def stage_table(stage: StageStatus, show_hints: bool = True) -> Table:
@@ -89,13 +92,18 @@ def check_table(result: CheckResult) -> Table:
     return table
 
 
-def print_findings(result: CheckResult, limit: int = 12) -> None:
-    """Print a check's summary and its warning and failure findings."""
+def print_findings(result: CheckResult, limit: int = 20) -> None:
+    """Print a check's summary and its failure, then warning, findings.
+
+    A finding about a place in a file (``path:line``) is printed with it, as compilers do.
+    """
     console.print(f"[{STATUS_STYLE[result.status]}]{result.status}[/]: {result.summary}")
-    notable = [f for f in result.findings if f.severity != "info"]
+    notable = [f for f in result.findings if f.severity == "fail"]
+    notable += [f for f in result.findings if f.severity == "warn"]
     for finding in notable[:limit]:
         style = "red" if finding.severity == "fail" else "yellow"
-        console.print(f"  [{style}]{finding.severity}[/] {finding.message}")
+        where = f"{finding.subject}  " if LOCATION.fullmatch(str(finding.subject)) else ""
+        console.print(f"  [{style}]{finding.severity}[/] {escape(where)}{escape(finding.message)}")
     if len(notable) > limit:
         console.print(f"  ... and {len(notable) - limit} more findings in the report")
 

@@ -180,8 +180,9 @@ model_version: <version number>
 # The decision. (accept or reject)
 decision: <accept or reject>
 
-# Who signs, and in which role (for instance the business owner).
-signed_by: <name of the person signing>
+# Who signs, and in which role (for instance the business owner). Whoever submits the file
+# signs it: signed_by is their mlgate user name.
+signed_by: <your mlgate user name>
 role: <role of the person signing>
 
 # What was tried, what worked, what must change. Write "" if there is nothing to add.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from datetime import time as clock
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 from sklearn.base import clone
 
-from mlgate.checks import REGISTRY, CheckInput, CheckResult, get_check
+from mlgate.checks import REGISTRY, CheckInput, CheckResult, Finding, get_check
 from mlgate.checks.contract import make_check
 from mlgate.contracts import Contract
 from mlgate.documents import parse_document, unmet_reason, valid_until
@@ -129,6 +129,21 @@ def _document_verdict(document: Any, kind: str, content: dict[str, Any]) -> tupl
 
 
 def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
+    """Refuse an acceptance signed in another's name, dated ahead, or by the model's author."""
+    signer = str(content["signed_by"]).strip()
+    if signer.casefold() != gov.actor.casefold():
+        gov.refuse(
+            "document.submit",
+            "document:user_acceptance",
+            f"the acceptance is signed_by '{signer}', but {gov.actor} is submitting it; each "
+            "business owner submits their own decision",
+            hint=f"set signed_by: {gov.actor}, or let {signer} submit it as themselves",
+        )
+    signed_on = date.fromisoformat(str(content["date"]))
+    if signed_on > datetime.now(UTC).date():
+        raise ValidationError(
+            f"the acceptance is dated {signed_on}, after today; expected the day it was decided"
+        )
     version = get_model_version(gov, int(content["model_version"]))
     if gov.actor == version.created_by:
         gov.refuse(
@@ -272,15 +287,38 @@ def _run_source_check(
     required: bool,
     thresholds: dict[str, float],
 ) -> tuple[Evidence, CheckResult]:
-    """Run a check of the project's own code, tests and docs; no dataset is involved."""
+    """Run a check of the project's own code, tests and docs; no dataset is involved.
+
+    The evidence binds to the files as they are after the check: running the project's tests
+    may write into its tree, and such files are named in a finding, since they would otherwise
+    make the evidence stale on the next ``mlgate status`` without a visible reason.
+    """
     assert req.check is not None
     tree = gov.source_tree()
-    fingerprint = tree.sha256()
-    inputs = CheckInput(data=pd.DataFrame(), source=tree)
+    before = tree.file_hashes()
 
     started = time.perf_counter()
-    result = get_check(req.check).function(inputs, thresholds)
+    result = get_check(req.check).function(
+        CheckInput(data=pd.DataFrame(), source=tree), thresholds
+    )
     seconds = time.perf_counter() - started
+
+    after = gov.source_tree()
+    changed = sorted(
+        k.split(":", 1)[1] for k, v in after.file_hashes().items() if before.get(k) != v
+    )
+    if changed:
+        listed = ", ".join(changed[:10]) + (
+            f" and {len(changed) - 10} more" if len(changed) > 10 else ""
+        )
+        result.findings.append(
+            Finding(
+                "warn",
+                f"files-written: running the check wrote or changed {listed} in the project; "
+                "tests should write to a temporary folder",
+                changed[0],
+            )
+        )
     evidence = _store_check(
         gov,
         stage_id,
@@ -292,7 +330,7 @@ def _run_source_check(
         None,
         thresholds,
         seconds,
-        source_sha256=fingerprint,
+        source_sha256=after.sha256(),
     )
     return evidence, result
 

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from mlgate.errors import ConflictError, NotFoundError, ValidationError
 from mlgate.lifecycle.service import Governance
-from mlgate.registry.models import ModelVersion, Project, ReviewFinding
+from mlgate.registry.models import Member, ModelVersion, Project, ReviewFinding
 
 logger = logging.getLogger(__name__)
 
@@ -139,6 +139,7 @@ def add_finding(
 
     with gov.transaction() as session:
         gov.require_role(session, roles, "finding.add", "finding:new", "record review findings")
+        _require_member(gov, session, owner)
         project = gov.project(session)
         model = _bound_version(session, project, version)
         now = datetime.now(UTC)
@@ -197,6 +198,8 @@ def update_finding(
     with gov.transaction() as session:
         finding = _get(gov, session, finding_id)
         _require_open(finding, "updated")
+        if owner is not None:
+            _require_member(gov, session, owner)
         _require_update_right(
             gov, session, finding, roles, reassigns=owner is not None or due is not None
         )
@@ -324,7 +327,9 @@ def finding_roles(gov: Governance) -> set[str]:
 def _required(what: str, value: str) -> str:
     text = str(value).strip()
     if not text:
-        raise ValidationError(f"the {what} is empty; a finding needs a {what}")
+        raise ValidationError(
+            f"the {what} is empty; a finding needs {'an' if what[0] in 'aeiou' else 'a'} {what}"
+        )
     return text
 
 
@@ -398,13 +403,28 @@ def _require_open(finding: ReviewFinding, doing: str) -> None:
         )
 
 
+def _require_member(gov: Governance, session: Session, owner: str) -> None:
+    """Refuse an owner who is not a member of the project: nobody could be held to it."""
+    project = gov.project(session)
+    members = sorted(
+        set(session.execute(select(Member.user).where(Member.project_id == project.id)).scalars())
+    )
+    if owner not in members:
+        raise ValidationError(
+            f"owner '{owner}' is not a member of project {project.name}; expected one of "
+            f"{', '.join(members)}",
+            hint=f"an admin runs: mlgate member add {owner} --role ROLE",
+        )
+
+
 def _require_update_right(
     gov: Governance, session: Session, finding: ReviewFinding, roles: set[str], reassigns: bool
 ) -> None:
-    """Let the finding roles change anything, and the owner only the remediation plan."""
-    held = gov.roles_of(session, gov.actor) & roles
-    if held:
-        return
+    """Let the owner change only the remediation plan, and the other finding roles anything.
+
+    The person fixing a finding never moves its deadline or hands it on, whatever roles they
+    hold: the reviewer sets those.
+    """
     subject = f"finding:{finding.id}"
     if gov.actor == finding.owner and not reassigns:
         return
@@ -413,8 +433,10 @@ def _require_update_right(
             "finding.update",
             subject,
             f"{gov.actor} owns finding {finding.id} and may update its remediation, but not "
-            f"its owner or due date: that needs the role {' or '.join(sorted(roles))}",
+            f"its owner or due date: another {' or '.join(sorted(roles))} sets those",
         )
+    if gov.roles_of(session, gov.actor) & roles:
+        return
     gov.refuse(
         "finding.update",
         subject,

@@ -1,7 +1,9 @@
 """Things that need attention soon even when no gate is blocked.
 
-A compute allocation past its reclaim date, a data access grant or a waiver about to run out:
-``mlgate status`` and the report list them so they are acted on before they become a gap.
+A compute allocation past its reclaim date, a data access grant or a waiver about to run out,
+a requirement of a stage the project has already passed that no longer holds (a rejected
+acceptance of the live model, a waiver that ran out): ``mlgate status`` and the report list
+them so they are acted on before they become a gap.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from mlgate.checks import REGISTRY
-from mlgate.lifecycle.gates import Snapshot, aware
+from mlgate.lifecycle.gates import EXPIRING_RECORDS, Snapshot, aware, evaluate_stage
 from mlgate.lifecycle.thresholds import unknown_overrides
 
 HORIZON_DAYS = 14
@@ -115,6 +117,7 @@ def notices(snapshot: Snapshot, horizon_days: int = HORIZON_DAYS) -> list[Notice
                     )
                 )
 
+    found.extend(_lapsed(snapshot))
     for waiver in snapshot.waivers:
         until = aware(waiver.expires_at)
         later = [
@@ -129,6 +132,31 @@ def notices(snapshot: Snapshot, horizon_days: int = HORIZON_DAYS) -> list[Notice
                     f"waiver of {waiver.requirement_id} by {waiver.actor} "
                     f"ends on {until.date().isoformat()}",
                     f"meet {waiver.requirement_id}, or ask for a new waiver",
+                )
+            )
+    return found
+
+
+def _lapsed(snapshot: Snapshot) -> list[Notice]:
+    """Requirements of stages already passed that no longer hold.
+
+    Passing a gate is history; the process check at review, packaging and deployment judge
+    the present, so a requirement that lapsed afterwards is named here before it blocks them.
+    Ran-out compute allocations and data grants have notices of their own above.
+    """
+    stage_ids = snapshot.policy.stage_ids
+    found = []
+    for stage_id in stage_ids[: stage_ids.index(snapshot.project.stage)]:
+        for state in evaluate_stage(snapshot, stage_id):
+            _, req = snapshot.policy.requirement(state.id)
+            if state.met or (state.state == "expired" and req.record in EXPIRING_RECORDS):
+                continue
+            found.append(
+                Notice(
+                    "fail",
+                    f"stage {stage_id} was passed, but {state.id} no longer holds "
+                    f"({state.state}): {state.detail}",
+                    state.hint or "mlgate status --all shows what it needs",
                 )
             )
     return found

@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 URL_VARIABLES = ("MLGATE_PUBLISH_URL", "TWINE_REPOSITORY_URL")
 CREDENTIAL_VARIABLES = ("TWINE_USERNAME", "TWINE_PASSWORD")
 PUBLISH_ROLES = {"ml_engineer", "admin"}
-TWINE_TIMEOUT = 600
+TWINE_TIMEOUT = 300  # seconds; MLGATE_PUBLISH_TIMEOUT overrides it for a slow index
 EMPTY_BODIES = ("", "None", "null")  # what some servers put in an error page with no reason
 HTTP_ERROR = re.compile(r"HTTPError:\s*(\d{3})\s*([^\n]*?)\s+from\s")
 
@@ -116,7 +116,11 @@ def publish_model(
 
     with tempfile.TemporaryDirectory(prefix="mlgate-publish-") as folder:
         wheel = build_wheel(gov, chosen, Path(folder))
-        _upload(gov, wheel, target, env)
+        try:
+            _upload(gov, wheel, target, env)
+        except (ValidationError, ConflictError) as failure:
+            _audit_failure(gov, chosen.version, wheel, target, failure.message)
+            raise
 
     with gov.transaction() as session:
         gov.audit(
@@ -133,6 +137,39 @@ def publish_model(
         )
     logger.info("published %s to %s", wheel.filename, target)
     return Published(wheel, target)
+
+
+def _audit_failure(
+    gov: Governance, version: int, wheel: BuiltWheel, url: str, reason: str
+) -> None:
+    """Record a failed upload: the trail shows every attempt to release a model."""
+    with gov.transaction() as session:
+        gov.audit(
+            session,
+            "model.publish.failed",
+            f"model:v{version}",
+            {
+                "wheel": wheel.filename,
+                "wheel_sha256": wheel.sha256,
+                "repository_url": url,
+                "reason": reason[:500],
+            },
+        )
+
+
+def _timeout(env: dict[str, str]) -> float:
+    given = env.get("MLGATE_PUBLISH_TIMEOUT")
+    if given is None:
+        return TWINE_TIMEOUT
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0:
+        raise ValidationError(
+            f"MLGATE_PUBLISH_TIMEOUT must be a number of seconds above 0; got {given!r}"
+        )
+    return seconds
 
 
 def _upload(gov: Governance, wheel: BuiltWheel, url: str, env: dict[str, str]) -> None:
@@ -158,6 +195,7 @@ def _upload(gov: Governance, wheel: BuiltWheel, url: str, env: dict[str, str]) -
     twine_env.pop("TWINE_REPOSITORY", None)
     twine_env.pop("TWINE_REPOSITORY_URL", None)
 
+    timeout = _timeout(env)
     started = time.perf_counter()
     try:
         result = subprocess.run(
@@ -165,12 +203,14 @@ def _upload(gov: Governance, wheel: BuiltWheel, url: str, env: dict[str, str]) -
             env=twine_env,
             capture_output=True,
             text=True,
-            timeout=TWINE_TIMEOUT,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
         raise ValidationError(
-            f"uploading {wheel.filename} to {url} did not finish within {TWINE_TIMEOUT} s"
+            f"uploading {wheel.filename} to {url} did not finish within {timeout:g} s: the "
+            "index accepted the connection but did not answer",
+            hint="check the index; MLGATE_PUBLISH_TIMEOUT sets a longer wait for a slow one",
         ) from exc
     except OSError as exc:
         raise ValidationError(f"twine could not be started: {exc}") from exc
@@ -251,8 +291,15 @@ def _clean(output: str) -> str:
 
 
 def _last_line(text: str) -> str:
+    """Return twine's closing message: its last line, with the redirect it names if any."""
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "twine printed nothing"
+    if not lines:
+        return "twine printed nothing"
+    redirect = [line for line in lines if re.search(r"redirect", line, re.I)]
+    last = (
+        lines[-1] if not redirect or redirect[-1] == lines[-1] else f"{redirect[-1]} {lines[-1]}"
+    )
+    return last[:500]
 
 
 def _earlier_publication(gov: Governance, filename: str, url: str) -> str:

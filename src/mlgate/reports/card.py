@@ -379,4 +379,19 @@ def _model(model: Mapping[str, Any] | None) -> dict[str, Any] | None:
     if model is None:
         return None
     keys = ("version", "sha256", "dataset_sha256", "estimator", "flavour", "created_at")
-    return {key: model.get(key) for key in keys}
+    card = {key: model.get(key) for key in keys}
+    card["estimator"] = public_name(card["estimator"])
+    return card
+
+
+def public_name(path: Any) -> Any:
+    """Return a class path without its private modules, as users import it.
+
+    ``sklearn.linear_model._logistic.LogisticRegression`` becomes
+    ``sklearn.linear_model.LogisticRegression``; libraries re-export their classes from the
+    public package, and the private module is an implementation detail.
+    """
+    if not isinstance(path, str) or "." not in path:
+        return path
+    *modules, name = path.split(".")
+    return ".".join([m for m in modules if not m.startswith("_")] + [name])

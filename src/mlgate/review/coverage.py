@@ -76,8 +76,9 @@ class CoverageReport:
     """The outcome of one test run under coverage.py.
 
     ``status`` is ``passed``, ``failed`` (some tests failed), ``no-tests`` (none listed or none
-    collected), ``timeout`` or ``error`` (pytest could not run them; ``output`` says why).
-    ``line_coverage`` is coverage.py's own total, as a fraction, or ``None`` without data.
+    collected), ``timeout`` or ``error`` (pytest could not run them; ``error`` says how the
+    run ended and ``output`` holds its last lines). ``line_coverage`` is coverage.py's own
+    total, as a fraction, or ``None`` without data.
     """
 
     status: str
@@ -88,6 +89,7 @@ class CoverageReport:
     seconds: float = 0.0
     output: str = ""
     not_found: tuple[str, ...] = field(default=())
+    error: str = ""
 
     @property
     def untested(self) -> tuple[FileCoverage, ...]:
@@ -168,7 +170,8 @@ def _measure(
     seconds = time.monotonic() - started
     failed, run = _junit(junit, root)
     files, total, not_found = _coverage_json(rcfile, root, code, workdir)
-    status = _status(returncode, run)
+    status = _status(returncode, run, junit.is_file())
+    error = f"pytest ended with exit code {returncode}{_ended_early(junit)}"
     logger.info(
         "coverage: %d test files ran in %.1fs: %s, %d tests, %d failed, line coverage %s",
         len(tests),
@@ -179,7 +182,15 @@ def _measure(
         "n/a" if total is None else f"{total:.1%}",
     )
     return CoverageReport(
-        status, total, files, failed, run, seconds, _tail(output), tuple(not_found)
+        status,
+        total,
+        files,
+        failed,
+        run,
+        seconds,
+        _tail(output),
+        tuple(not_found),
+        error if status == "error" else "",
     )
 
 
@@ -242,9 +253,11 @@ def _run(command: list[str], root: Path, timeout: float) -> tuple[int | None, st
     return process.returncode, output or ""
 
 
-def _status(returncode: int | None, run: int) -> str:
+def _status(returncode: int | None, run: int, reported: bool) -> str:
     if returncode is None:
         return "timeout"
+    if not reported:  # the process ended before pytest wrote its report: os._exit, a crash
+        return "error"
     if returncode == PYTEST_PASSED:
         return "passed" if run else "no-tests"
     if returncode == PYTEST_FAILED:
@@ -252,6 +265,14 @@ def _status(returncode: int | None, run: int) -> str:
     if returncode == PYTEST_NO_TESTS:
         return "no-tests"
     return "error"
+
+
+def _ended_early(junit: Path) -> str:
+    if junit.is_file():
+        return ""
+    return (
+        " before pytest wrote its report (a test or conftest.py exiting the process, or a crash)"
+    )
 
 
 def _junit(path: Path, root: Path) -> tuple[tuple[FailedTest, ...], int]:
@@ -302,7 +323,18 @@ def _coverage_json(
     """Return per-file coverage, coverage.py's total and the code files it never saw."""
     report = workdir / "coverage.json"
     done = subprocess.run(
-        [sys.executable, "-m", "coverage", "json", f"--rcfile={rcfile}", "-o", str(report)],
+        # --ignore-errors: a file that does not parse is reported by the AST review; it must
+        # not stop coverage of every other file from being measured.
+        [
+            sys.executable,
+            "-m",
+            "coverage",
+            "json",
+            "--ignore-errors",
+            f"--rcfile={rcfile}",
+            "-o",
+            str(report),
+        ],
         cwd=root,
         capture_output=True,
         text=True,

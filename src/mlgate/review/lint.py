@@ -38,7 +38,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_RULES = ("E4", "E7", "E9", "F", "B", "NPY", "PLE")
 CONFIG_FILES = (".ruff.toml", "ruff.toml")
 FORMAT_RULE = "format"
-SYNTAX_CODES = frozenset({"invalid-syntax", "E999", ""})
+# Files that do not parse or decode are the AST review's findings (syntax-error, unreadable);
+# ruff's own reports of them (E999, invalid-syntax, E902 and ruff format's "io") are dropped so
+# that one broken file counts once.
+SYNTAX_CODES = frozenset({"invalid-syntax", "E999", "E902", "io", ""})
 INSTALL_HINT = "pip install 'mlgate[review]'"
 RUFF_TIMEOUT_SECONDS = 300
 

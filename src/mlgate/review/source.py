@@ -49,13 +49,19 @@ class SourceTree:
         """Return one listed file's text; undecodable bytes become U+FFFD, never an error."""
         return self.path(relative).read_bytes().decode("utf-8", errors="replace")
 
+    def file_hashes(self) -> dict[str, str]:
+        """Return each listed file's sha256, keyed ``role:path``."""
+        return {
+            f"{role}:{relative}": hashlib.sha256(self.path(relative).read_bytes()).hexdigest()
+            for role, files in (("code", self.code), ("tests", self.tests), ("docs", self.docs))
+            for relative in files
+        }
+
     def sha256(self) -> str:
         """Return a fingerprint of every listed file's path, role and contents."""
         digest = hashlib.sha256()
-        for role, files in (("code", self.code), ("tests", self.tests), ("docs", self.docs)):
-            for relative in files:
-                digest.update(f"{role}\0{relative}\0".encode())
-                digest.update(hashlib.sha256(self.path(relative).read_bytes()).digest())
+        for key, file_hash in self.file_hashes().items():
+            digest.update(f"{key}\0{file_hash}\0".encode())
         return digest.hexdigest()
 
 
@@ -79,10 +85,19 @@ def discover(root: Path, config: ReviewConfig | None = None) -> SourceTree:
     Hidden folders, virtual environments, build output and mlgate's own state are skipped, as
     are files matching ``config.exclude`` and symbolic links that lead out of ``root``. A tree
     larger than :data:`MAX_FILES` files or holding a file over :data:`MAX_FILE_BYTES` is refused:
-    review reads every file whole, and such a tree is almost always a mis-set path.
+    review reads every file whole, and such a tree is almost always a mis-set path. A source
+    path that does not exist is refused by name; missing test or docs paths are what the
+    checks report on.
     """
     config = config or ReviewConfig()
     root = Path(root).resolve()
+    absent = [entry for entry in config.source if not (root / entry).exists()]
+    if absent:
+        raise ValidationError(
+            f"review.source names {', '.join(absent)}, which the workspace does not have; "
+            "expected files or folders of the project's code",
+            hint="fix review.source in mlgate.yaml (paths are relative to the workspace)",
+        )
 
     tests = _collect(root, config.tests, {".py"}, config.exclude)
     sources = _collect(root, config.source, {".py"}, config.exclude)
