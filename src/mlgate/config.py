@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -249,6 +250,11 @@ class ReviewConfig(_Section):
     docs: list[str] = Field(default_factory=lambda: ["README.md", "docs"])
     exclude: list[str] = Field(default_factory=list)
 
+    @field_validator("source", "tests", "docs", "exclude", mode="before")
+    @classmethod
+    def _one_or_many(cls, paths: Any) -> Any:
+        return [paths] if isinstance(paths, str) else paths
+
     @field_validator("source", "tests", "docs")
     @classmethod
     def _inside_workspace(cls, paths: list[str]) -> list[str]:
@@ -258,6 +264,85 @@ class ReviewConfig(_Section):
                     f"path {path!r} leaves the workspace; expected a path relative to it"
                 )
         return paths
+
+
+class PipelineConfig(_Section):
+    """One pipeline of the project: where features come from, how it retrains, how it scores.
+
+    ``kind`` says what its result becomes. A ``data`` pipeline's ``entry`` returns a DataFrame
+    or the path of a file it wrote, registered as a version of ``dataset``. A ``training``
+    pipeline runs ``mlgate train`` or, with an ``entry``, registers the fitted estimator or
+    model file it returns; ``run_checks`` then runs the testing stage's checks for it. A
+    ``scoring`` pipeline scores ``input`` (a file), the newest version of ``dataset``, or what
+    its ``entry`` returns, with the model deployed for batch use, into ``output`` (``{run}`` and
+    ``{date}`` are filled in). ``entry`` is ``module:function``, imported from the workspace
+    root or its ``src/`` and called with ``params`` as keyword arguments; ``schedule`` is a
+    five-field cron expression in UTC. docs/pipelines.md explains each.
+    """
+
+    kind: Literal["data", "training", "scoring"]
+    entry: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    params: dict[str, Any] = Field(default_factory=dict)
+    schedule: str | None = None
+    timeout_seconds: float = Field(default=3600, gt=0)
+    dataset: str | None = Field(default=None, min_length=1)
+    contract: str | None = None
+    input: str | None = None
+    output: str | None = None
+    run_checks: bool = False
+    trust: list[str] = Field(default_factory=list)
+    allow_pickle: bool = False
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_cron(cls, schedule: str | None) -> str | None:
+        from mlgate.pipelines.cron import check_cron
+
+        if schedule is not None:
+            check_cron(schedule)
+        return schedule
+
+    @field_validator("contract", "input", "output")
+    @classmethod
+    def _path_inside_workspace(cls, path: str | None) -> str | None:
+        if path is not None and (Path(path).is_absolute() or ".." in Path(path).parts):
+            raise ValueError(f"path {path!r} leaves the workspace; expected a path relative to it")
+        return path
+
+    @model_validator(mode="after")
+    def _settings_fit_kind(self) -> PipelineConfig:
+        allowed = _PIPELINE_SETTINGS[self.kind]
+        given = [k for k in _KIND_SETTINGS if k in self.model_fields_set and k not in allowed]
+        if given:
+            raise ValueError(
+                f"{', '.join(given)} do(es) not apply to a {self.kind} pipeline; it takes "
+                f"{', '.join(sorted(allowed))}"
+            )
+        if self.kind == "data" and (self.entry is None or self.dataset is None):
+            raise ValueError("a data pipeline needs entry (module:function) and dataset (a name)")
+        if self.kind == "scoring":
+            sources = [k for k in ("entry", "input", "dataset") if getattr(self, k) is not None]
+            if len(sources) != 1 or self.output is None:
+                raise ValueError(
+                    "a scoring pipeline needs output and exactly one of entry, input or "
+                    f"dataset; got {', '.join(sources) or 'none of them'}"
+                )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Write back only what was set: a default written out would be a setting the kind
+        # does not take, and the file would no longer load.
+        data = handler(self)
+        return {k: v for k, v in data.items() if k == "kind" or k in self.model_fields_set}
+
+
+_KIND_SETTINGS = ("dataset", "contract", "input", "output", "run_checks", "trust", "allow_pickle")
+_PIPELINE_SETTINGS = {
+    "data": {"dataset", "contract"},
+    "training": {"run_checks", "trust", "allow_pickle"},
+    "scoring": {"dataset", "input", "output"},
+}
 
 
 class WorkspaceConfig(BaseModel):
@@ -274,12 +359,26 @@ class WorkspaceConfig(BaseModel):
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
+    pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
+
+    @field_validator("pipelines")
+    @classmethod
+    def _pipeline_names(cls, pipelines: dict[str, PipelineConfig]) -> dict[str, PipelineConfig]:
+        bad = [name for name in pipelines if not re.fullmatch(r"[A-Za-z0-9_.-]{1,100}", name)]
+        if bad:
+            raise ValueError(
+                f"pipeline name(s) {', '.join(map(repr, bad))} are not allowed; expected "
+                "letters, digits, '_', '.' or '-' (at most 100)"
+            )
+        return pipelines
 
     @model_serializer(mode="wrap")
     def _omit_default_review(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         data = handler(self)
         if self.review == ReviewConfig():
             data.pop("review", None)
+        if not self.pipelines:
+            data.pop("pipelines", None)
         return data
 
 

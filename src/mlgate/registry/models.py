@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Date,
     DateTime,
     ForeignKey,
@@ -275,3 +276,35 @@ class ModelFeature(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
     feature_version_id: Mapped[int] = mapped_column(ForeignKey("feature_versions.id"), index=True)
+
+
+class PipelineRun(Base):
+    """One run of a declared pipeline: what started it, how it ended, and what it produced.
+
+    ``active`` is true while the run is going and null afterwards; with the unique constraint
+    on (project, pipeline, active) the store itself refuses a second concurrent run of the same
+    pipeline, even from two schedulers on one team database. ``slot`` is the cron moment a
+    scheduled run stands for, unique per pipeline, so each slot runs once.
+    """
+
+    __tablename__ = "pipeline_runs"
+    __table_args__ = (
+        UniqueConstraint("project_id", "pipeline", "active"),
+        UniqueConstraint("project_id", "pipeline", "slot"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    pipeline: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    trigger: Mapped[str] = mapped_column(String(20))
+    slot: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    active: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    output: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    log_excerpt: Mapped[str] = mapped_column(Text, default="")
+    log_file: Mapped[str | None] = mapped_column(Text, nullable=True)
