@@ -1,6 +1,25 @@
 #!/usr/bin/env bash
-# Starts the PostgreSQL server the tests use, when it is not already answering.
+# Starts the Redis and PostgreSQL servers the tests use, when they are not already answering.
 set -euo pipefail
+
+redis_up() {
+    (exec 3<>/dev/tcp/127.0.0.1/6379) 2>/dev/null
+}
+
+if ! redis_up; then
+    if ! command -v redis-server >/dev/null 2>&1; then
+        echo "installing Redis with apt-get" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server \
+            >/dev/null
+    fi
+    echo "starting Redis on 127.0.0.1:6379" >&2
+    redis-server --bind 127.0.0.1 --port 6379 --daemonize yes >/dev/null
+    for _ in $(seq 1 30); do
+        redis_up && break
+        sleep 1
+    done
+    redis_up || { echo "Redis did not start on 127.0.0.1:6379" >&2; exit 1; }
+fi
 
 pg_up() {
     if command -v pg_isready >/dev/null 2>&1; then

@@ -97,6 +97,8 @@ def prediction_record(
         "latency_ms": round(1000 * seconds / run.rows, 4) if run.rows else None,
         "deployed": run.deployed,
         "features": [column["name"] for column in version.signature],
+        "workers": run.workers,
+        "chunks_resumed": run.chunks_resumed,
     }
 
 

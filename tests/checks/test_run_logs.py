@@ -73,6 +73,8 @@ def prediction(**changes: Any) -> dict[str, Any]:
         "latency_ms": 0.344,
         "deployed": False,
         "features": ["x1", "x2", "region"],
+        "workers": 1,
+        "chunks_resumed": 0,
     }
     return {**record, **changes}
 
@@ -359,3 +361,14 @@ def test_spec_is_registered_as_a_model_check():
     assert spec.function is check_run_logs
     assert (spec.needs_model, spec.needs_reference) == (True, False)
     assert dict(spec.defaults) == {"max_invalid_records": 0, "max_personal_values": 0}
+
+
+def test_lines_written_before_the_worker_fields_existed_stay_valid() -> None:
+    from mlgate.checks.logs import field_problems
+
+    record = prediction()
+    older = {k: v for k, v in record.items() if k not in ("workers", "chunks_resumed")}
+    assert field_problems(older, "prediction") == []
+    assert field_problems({**record, "workers": "two"}, "prediction") == [
+        "workers (expected an integer, found a string)"
+    ]

@@ -70,3 +70,44 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> No
 
     assert log.dropped == 199
     assert log.written == 1
+
+
+def test_batches_with_different_columns_keep_each_value_in_its_row(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "log", flush_seconds=60)
+    one = pd.DataFrame({"x1": [1.5, 2.5], "region": ["n", "s"]})
+    other = pd.DataFrame({"x1": [3.5], "age": [41]})
+    log.record(["a", "b"], 1, one, np.array([0, 1]), None, 1.0, "rest")
+    log.record(["c"], 2, other, np.array([1]), np.array([0.9]), 1.0, "stream")
+    log.close()
+
+    frame = pd.concat(read_predictions(tmp_path / "log")).set_index("request_id")
+    assert frame["f.x1"].to_dict() == {"a": 1.5, "b": 2.5, "c": 3.5}
+    assert frame["f.region"].tolist()[:2] == ["n", "s"]
+    assert pd.isna(frame.loc["c", "f.region"])
+    assert frame.loc["c", "f.age"] == 41
+    assert pd.isna(frame.loc["a", "score"])
+    assert frame.loc["c", "channel"] == "stream"
+
+
+def test_float_frames_sharing_one_index_are_written_as_floats(tmp_path: Path) -> None:
+    index = pd.Index(["a", "b"])
+    first = pd.DataFrame(np.array([[0.1, 1e300], [2.5, -0.0]]), columns=index)
+    second = pd.DataFrame(np.array([[3.25, np.nan]]), columns=index)
+    counts = pd.DataFrame(np.array([[7, 8]]), columns=index)  # int64: not the float stack
+    log = PredictionLog(tmp_path / "floats", flush_seconds=60)
+    for ids, frame in ((["r0", "r1"], first), (["r2"], second)):
+        log.record(ids, 1, frame, np.array([0] * len(ids)), None, 1.0, "rest")
+    log.close()
+    mixed = PredictionLog(tmp_path / "mixed", flush_seconds=60)
+    for ids, frame in ((["r0", "r1"], first), (["r2"], counts)):
+        mixed.record(ids, 1, frame, np.array([0] * len(ids)), None, 1.0, "rest")
+    mixed.close()
+
+    floats = pd.concat(read_predictions(tmp_path / "floats")).set_index("request_id")
+    kept = pd.concat(read_predictions(tmp_path / "mixed")).set_index("request_id")
+    assert floats["f.a"].dtype == np.float64
+    assert floats["f.a"].tolist() == [0.1, 2.5, 3.25]
+    assert floats["f.b"].tolist()[:2] == [1e300, 0.0]
+    assert np.isnan(floats.loc["r2", "f.b"])
+    assert kept["f.a"].tolist() == [0.1, 2.5, 7.0]
+    assert kept["f.b"].tolist() == [1e300, 0.0, 8.0]

@@ -74,8 +74,13 @@ EVENT_FIELDS: dict[str, dict[str, tuple[FieldKind, bool]]] = {
         "latency_ms": ("number", True),
         "deployed": ("bool", False),
         "features": ("list", False),
+        "workers": ("int", False),
+        "chunks_resumed": ("int", False),
     },
 }
+# Fields added after a log format was in use: checked when present, not required, so the lines
+# an earlier mlgate wrote stay valid.
+LATER_FIELDS = frozenset({"workers", "chunks_resumed"})
 # Which kind of record each event is, and the file it belongs in.
 EVENTS: dict[str, str] = {
     "training.finished": "training",
@@ -150,7 +155,8 @@ def field_problems(record: Mapping[str, Any], kind: str | None) -> list[str]:
     problems = []
     for name, (field_kind, nullable) in expected.items():
         if name not in record:
-            problems.append(f"{name} (missing)")
+            if name not in LATER_FIELDS:
+                problems.append(f"{name} (missing)")
             continue
         value = record[name]
         if value is None:

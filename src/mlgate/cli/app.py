@@ -19,8 +19,12 @@ import typer
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from mlgate import __version__
+from mlgate.cli import deployments as deployments_cli
 from mlgate.cli import mitigate as mitigate_cli
+from mlgate.cli import pipelines as pipelines_cli
 from mlgate.cli import release as release_cli
+from mlgate.cli import serving as serving_cli
+from mlgate.cli import stream as stream_cli
 from mlgate.cli import testing as testing_cli
 from mlgate.cli.features import feature_app
 from mlgate.cli.findings import finding_app
@@ -538,6 +542,10 @@ def predict(
     output: Annotated[Path | None, typer.Option(help="Output file (.csv or .parquet).")] = None,
     version: Annotated[int | None, typer.Option(help="Model version (default: deployed).")] = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows per chunk.")] = 50_000,
+    workers: Annotated[int, typer.Option(help="Processes that score chunks.")] = 1,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Keep scored chunks; continue a stopped run.")
+    ] = False,
 ) -> None:
     """Score a file in chunks after checking it against the model's signature."""
     from mlgate.lifecycle.deploy import OUTPUT_COLUMNS, predict_file
@@ -547,8 +555,11 @@ def predict(
     output = output or source.with_name(f"{source.stem}.scored{source.suffix}")
     gov = _gov()
     with _progress() as bar:
-        run = predict_file(gov, source, output, version, chunk_rows, _reporter(bar, "scoring"))
+        report = _reporter(bar, "scoring")
+        run = predict_file(gov, source, output, version, chunk_rows, report, workers, resume)
     console.print(f"Scored {run.rows} rows with model version {run.model_version} -> {run.output}")
+    if run.chunks_resumed:
+        console.print(f"  {run.chunks_resumed} chunk(s) were taken over from the stopped run")
     if run.columns != OUTPUT_COLUMNS:
         err_console.print(
             f"[yellow]note:[/yellow] {source.name} already has column(s) named "
@@ -707,6 +718,10 @@ def version() -> None:
 testing_cli.register(app, _gov, _progress)
 mitigate_cli.register(app, _gov)
 release_cli.register(app, _gov)
+serving_cli.register(app, _gov)
+pipelines_cli.register(app, _gov)
+stream_cli.register(app, _gov)
+deployments_cli.register(app, _gov)
 
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C

@@ -11,13 +11,22 @@ inputs and names its outputs the same way: a missing or mistyped column is a
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.pipeline import Pipeline
 
+from mlgate.serving.model_calls import (
+    as_array,
+    call,
+    labels_from_proba,
+    reads_label_from_proba,
+    takes_array,
+)
 from mlgate.tabular import conform
 
 logger = logging.getLogger(__name__)
@@ -31,10 +40,13 @@ class Scored:
     """The outputs for a frame: one prediction per row, and the positive class's probability.
 
     ``score`` is ``None`` for a model without ``predict_proba`` or with more than two classes.
+    ``proba`` holds every class's probability (``predict_proba``'s rows) when it was computed:
+    always for a binary model with a score, and on request for any model that has them.
     """
 
     prediction: np.ndarray
     score: np.ndarray | None
+    proba: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -79,12 +91,107 @@ class Scorer:
 
         ``source`` names the input in an error (a file name, ``request``, a stream message).
         """
-        features = conform(frame, self.signature, source)
-        prediction = np.asarray(self.model.predict(features))
+        return self.predict(conform(frame, self.signature, source))
+
+    def inputs(self, columns: Mapping[str, Sequence[Any]], source: str) -> pd.DataFrame:
+        """Return the model's input frame for ``columns`` (name to equally long value lists).
+
+        This is the quick way in for small requests: when every numeric column holds only
+        finite ints and floats, the frame is built directly, skipping :func:`conform`'s
+        pandas conversions. Anything else (a missing column, text or ``null`` in a numeric
+        column, infinity) goes through ``conform``, so the answers and the error messages are
+        exactly those of :meth:`score`.
+        """
+        quick = self._quick_inputs(columns)
+        if quick is not None:
+            return quick
+        return conform(pd.DataFrame(columns), self.signature, source)
+
+    def predict(self, features: pd.DataFrame, proba: bool = False) -> Scored:
+        """Score a frame already conformed to the signature (from :meth:`inputs`).
+
+        For a scikit-learn pipeline that also gives a score, the preprocessing steps run once
+        and the final estimator's ``predict`` and ``predict_proba`` both read their output:
+        what the pipeline's own methods compute, without transforming the input twice.
+        ``proba`` asks for every class's probability also from a model without a score (more
+        than two classes); a model without ``predict_proba`` still gives none. Where the
+        answers provably stay the same, the model reads an array instead of the frame and the
+        label comes from the probabilities (see :mod:`mlgate.serving.model_calls`).
+        """
+        model, inputs = self.model, features
+        if self.positive_column is not None and isinstance(model, Pipeline):
+            for _, step in model.steps[:-1]:
+                if step is not None and step != "passthrough":
+                    inputs = step.transform(inputs)
+            model = model.steps[-1][1]
+        elif self._takes_array:
+            array = as_array(features)
+            inputs = features if array is None else array
+
+        rows = None
+        if self.positive_column is not None or (proba and hasattr(model, "predict_proba")):
+            rows = np.asarray(call(model.predict_proba, inputs))
+        if rows is not None and reads_label_from_proba(model):
+            prediction = labels_from_proba(model, inputs, rows)
+        else:
+            prediction = np.asarray(call(model.predict, inputs))
         score = None
-        if self.positive_column is not None:
-            score = np.asarray(self.model.predict_proba(features))[:, self.positive_column]
-        return Scored(prediction, score)
+        if rows is not None and self.positive_column is not None:
+            score = rows[:, self.positive_column]
+        return Scored(prediction, score, rows)
+
+    @cached_property
+    def _takes_array(self) -> bool:
+        return takes_array(self.model, self.signature)
+
+    @cached_property
+    def _numeric_columns(self) -> pd.Index | None:
+        """The frame's column index when every column is numeric (built once), else None."""
+        if not self.signature or any(c["kind"] != "numeric" for c in self.signature):
+            return None
+        return pd.Index(self.features)
+
+    @cached_property
+    def _names(self) -> tuple[str, ...]:
+        return tuple(self.features)  # iterating a pandas Index of strings is far slower
+
+    def _quick_matrix(
+        self, columns: Mapping[str, Sequence[Any]], index: pd.Index
+    ) -> pd.DataFrame | None:
+        """Return an all-numeric input as one float64 block, or None when conform must run."""
+        lists = [columns.get(name) for name in self._names]
+        if any(values is None for values in lists) or len({len(v) for v in lists}) > 1:
+            return None
+        if not all(type(v) is float or type(v) is int for values in lists for v in values):
+            return None
+
+        matrix = np.array(lists, dtype=np.float64).T
+        if not np.isfinite(matrix).all():
+            return None
+        return pd.DataFrame(matrix, columns=index, copy=False)
+
+    def _quick_inputs(self, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame | None:
+        if self._numeric_columns is not None:
+            return self._quick_matrix(columns, self._numeric_columns)
+
+        data: dict[str, Any] = {}
+        for column in self.signature:
+            name = column["name"]
+            values = columns.get(name)
+            if values is None:
+                return None
+            if column["kind"] == "numeric":
+                if not all(type(v) is float or type(v) is int for v in values):
+                    return None
+                array = np.array(values, dtype=np.float64)
+                if not np.isfinite(array).all():
+                    return None
+                data[name] = array
+            elif all(type(v) is str for v in values):
+                data[name] = np.array(values, dtype=object)  # converts faster than a list
+            else:
+                data[name] = values
+        return pd.DataFrame(data, copy=False)
 
     def scored_frame(
         self, frame: pd.DataFrame, source: str, names: Sequence[str] = OUTPUT_COLUMNS

@@ -1,0 +1,485 @@
+"""The REST server on a workspace deployed for rest: formats, errors, logging, the hot switch.
+
+Most tests use FastAPI's TestClient on the application object. The hot-switch test runs the
+real ``mlgate serve`` on a free port of 127.0.0.1 and deploys a new version while a thread keeps
+sending requests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from fastapi.testclient import TestClient
+from mlflow.utils.proto_json_utils import dump_input_data
+
+from mlgate.errors import ValidationError
+from mlgate.lifecycle.deploy import deployed_version, load_scorer, predict_file
+from mlgate.lifecycle.service import Governance
+from mlgate.registry.models import Deployment
+from mlgate.serving.predictions import prediction_log_folder, read_predictions
+from mlgate.serving.rest import Served, ServeSettings, check_answers, create_app
+from tests.fixtures import Cli
+from tests.release.conftest import free_port
+from tests.serving.deployed import copy_of, deployed_workspace, mlgate
+
+BIN = Path(sys.executable).parent
+JSON = {"Content-Type": "application/json"}
+GOOD = {"dataframe_records": [{"x1": 0.3, "x2": -1.2, "region": "s"}]}
+MODEL = "deployed"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A low-risk workspace whose model version 1 is deployed for REST."""
+    return deployed_workspace(tmp_path_factory.mktemp("rest") / "ws", mode="rest")
+
+
+@pytest.fixture
+def client(built: Path) -> Iterator[TestClient]:
+    """A test client of the server on the built workspace (its lifespan started)."""
+    app = create_app(Governance.open(built, "alice"), ServeSettings(poll_seconds=60))
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _rows(n: int, seed: int = 3) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "x1": rng.normal(size=n).round(6),
+            "x2": rng.normal(size=n).round(6),
+            "region": rng.choice(["n", "s"], n),
+        }
+    )
+
+
+def _reference(built: Path, frame: pd.DataFrame, tmp_path: Path) -> pd.DataFrame:
+    """Score ``frame`` the batch way, through predict_file on a CSV."""
+    frame.to_csv(tmp_path / "in.csv", index=False)
+    predict_file(Governance.open(built, "alice"), tmp_path / "in.csv", tmp_path / "out.csv", 1)
+    return pd.read_csv(tmp_path / "out.csv")
+
+
+def test_mlflow_client_payload_gets_the_batch_predictions(
+    client: TestClient, built: Path, tmp_path: Path
+) -> None:
+    frame = _rows(40)
+    expected = _reference(built, frame, tmp_path)
+
+    response = client.post("/invocations", content=dump_input_data(frame), headers=JSON)
+    scored = client.post("/invocations?scores=true", content=dump_input_data(frame), headers=JSON)
+
+    assert response.status_code == 200, response.text
+    assert response.json() == {"predictions": expected["prediction"].tolist()}
+    assert response.headers["X-Model-Version"] == "1"
+    records = scored.json()["predictions"]
+    assert [r["prediction"] for r in records] == expected["prediction"].tolist()
+    np.testing.assert_allclose([r["score"] for r in records], expected["score"], rtol=1e-9)
+
+
+def test_predictions_proba_answers_predict_proba_rows(built: Path) -> None:
+    frame = _rows(25, seed=5)
+    gov = Governance.open(built, "alice")
+    scorer = load_scorer(gov, deployed_version(gov, "rest"))
+    expected = scorer.model.predict_proba(frame[scorer.features])
+    app = create_app(gov, ServeSettings(poll_seconds=60, predictions="proba"))
+
+    with TestClient(app) as proba_client:
+        response = proba_client.post("/invocations", content=dump_input_data(frame), headers=JSON)
+        scored = proba_client.post(
+            "/invocations?scores=true", content=dump_input_data(frame), headers=JSON
+        )
+
+    assert response.status_code == 200, response.text
+    predictions = response.json()["predictions"]
+    assert np.asarray(predictions).shape == (25, 2)
+    np.testing.assert_allclose(predictions, expected, rtol=1e-12, atol=0)
+    labels = scorer.model.predict(frame[scorer.features]).tolist()
+    assert [r["prediction"] for r in scored.json()["predictions"]] == labels
+
+
+def test_predictions_proba_is_refused_for_a_model_without_probabilities(built: Path) -> None:
+    gov = Governance.open(built, "alice")
+    scorer = load_scorer(gov, deployed_version(gov, "rest"))
+    labels_only = dataclasses.replace(scorer, model=object())
+
+    check_answers(scorer, "proba")
+    with pytest.raises(ValidationError, match=r"model version 1 \(object\) has no predict_proba"):
+        check_answers(labels_only, "proba")
+    with pytest.raises(ValidationError, match="predictions must be one of label, proba; got 'x'"):
+        check_answers(scorer, "x")
+
+
+def _formats(frame: pd.DataFrame) -> dict[str, tuple[str, Any, str]]:
+    records = frame.to_dict(orient="records")
+    rows = frame.to_numpy().tolist()
+    columns = frame.to_dict(orient="list")
+    v2_columns = [
+        {"name": c, "shape": [len(frame)], "datatype": "FP64", "data": columns[c]}
+        for c in frame.columns
+    ]
+    v2_matrix = [{"name": "input", "shape": [len(frame), 3], "datatype": "BYTES", "data": rows}]
+    return {
+        "dataframe_split": ("/invocations", {"dataframe_split": frame.to_dict("split")}, "json"),
+        "dataframe_records": ("/invocations", {"dataframe_records": records}, "json"),
+        "instances records": ("/invocations", {"instances": records}, "json"),
+        "instances rows": ("/invocations", {"instances": rows}, "json"),
+        "inputs columns": ("/invocations", {"inputs": columns}, "json"),
+        "csv": ("/invocations", frame.to_csv(index=False), "csv"),
+        "v2 one input per column": (f"/v2/models/{MODEL}/infer", {"inputs": v2_columns}, "json"),
+        "v2 one matrix": (f"/v2/models/{MODEL}/infer", {"inputs": v2_matrix}, "json"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_formats(_rows(1))))
+def test_every_format_scores_like_the_scorer(client: TestClient, built: Path, name: str) -> None:
+    frame = _rows(7, seed=11)
+    gov = Governance.open(built, "alice")
+    expected = load_scorer(gov, deployed_version(gov, "rest")).score(frame, "reference")
+    path, body, kind = _formats(frame)[name]
+
+    content = body if kind == "csv" else json.dumps(body)
+    headers = {"Content-Type": "text/csv" if kind == "csv" else "application/json"}
+    response = client.post(path, content=content, headers=headers)
+
+    assert response.status_code == 200, response.text
+    if path == "/invocations":
+        assert response.json()["predictions"] == expected.prediction.tolist()
+    else:
+        outputs = {o["name"]: o["data"] for o in response.json()["outputs"]}
+        assert outputs["prediction"] == expected.prediction.tolist()
+        np.testing.assert_allclose(outputs["score"], expected.score, rtol=1e-12)
+        assert response.json()["model_version"] == "1"
+
+
+def test_a_single_row_object_of_values_is_one_row(client: TestClient) -> None:
+    single = {"inputs": {"x1": 0.3, "x2": -1.2, "region": "s"}}
+
+    one = client.post("/invocations", content=json.dumps(single), headers=JSON)
+    records = client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
+
+    assert one.status_code == 200
+    assert one.json() == records.json()
+    assert len(one.json()["predictions"]) == 1
+
+
+BAD_REQUESTS = [
+    (
+        "missing column",
+        json.dumps({"dataframe_records": [{"x1": 1.0, "region": "n"}]}),
+        "application/json",
+        400,
+        "missing column(s) x2",
+    ),
+    (
+        "text in a numeric column",
+        json.dumps(
+            {"dataframe_split": {"columns": ["x1", "x2", "region"], "data": [[1, "a", "n"]]}}
+        ),
+        "application/json",
+        400,
+        "column x2 must be numeric but has 1 non-numeric value(s)",
+    ),
+    ("empty body", "", "application/json", 400, "the request body is empty"),
+    ("invalid JSON", '{"dataframe_records": [', "application/json", 400, "not valid JSON"),
+    (
+        "unknown format key",
+        json.dumps({"rows": [[1, 2, "n"]]}),
+        "application/json",
+        400,
+        "one of the keys dataframe_split, dataframe_records, instances, inputs; got 'rows'",
+    ),
+    (
+        "two format keys",
+        json.dumps({"inputs": {"x1": [1]}, "instances": [[1, 2, "n"]]}),
+        "application/json",
+        400,
+        "got 'inputs', 'instances'",
+    ),
+    (
+        "short row",
+        json.dumps({"instances": [[1.0, 2.0]]}),
+        "application/json",
+        400,
+        "row 0 of instances (rows in the order x1, x2, region) must be a list of 3 value(s)",
+    ),
+    (
+        "columns of unequal length",
+        json.dumps({"inputs": {"x1": [1.0, 2.0], "x2": [1.0], "region": ["n", "s"]}}),
+        "application/json",
+        400,
+        "must be a list of the same length; got lengths x1: 2, x2: 1, region: 2",
+    ),
+    ("a JSON list", "[1, 2]", "application/json", 400, "got a list"),
+    ("wrong content type", "x1=1", "application/x-www-form-urlencoded", 415, "Content-Type"),
+    ("csv without rows", "x1,x2,region\n", "text/csv", 400, "no data rows"),
+    (
+        "infinite value",
+        '{"inputs": {"x1": [Infinity], "x2": [1], "region": ["n"]}}',
+        "application/json",
+        400,
+        "column x1 has 1 infinite value(s)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [case[1:] for case in BAD_REQUESTS],
+    ids=[case[0] for case in BAD_REQUESTS],
+)
+def test_a_malformed_request_is_refused_and_the_server_keeps_serving(
+    client: TestClient, body: str, content_type: str, status: int, message: str
+) -> None:
+    response = client.post("/invocations", content=body, headers={"Content-Type": content_type})
+    after = client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
+
+    assert response.status_code == status
+    assert response.json()["error_code"] == "BAD_REQUEST"
+    assert message in response.json()["message"]
+    assert after.status_code == 200
+    assert len(after.json()["predictions"]) == 1
+
+
+def test_a_request_without_content_type_is_415(client: TestClient) -> None:
+    response = client.post("/invocations", content=json.dumps(GOOD))
+
+    assert response.status_code == 415
+    assert "send a Content-Type header" in response.json()["message"]
+
+
+def test_a_body_over_the_limit_is_413_with_or_without_a_length(client: TestClient) -> None:
+    big = b"x" * (50 * 1024 * 1024)
+
+    declared = client.post("/invocations", content=big, headers=JSON)
+    streamed = client.post("/invocations", content=iter([big[:8_000_000]] * 3), headers=JSON)
+    after = client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
+
+    assert declared.status_code == 413
+    assert streamed.status_code == 413
+    assert "larger than the limit of 10 MB" in declared.json()["message"]
+    assert "--max-body-mb" in streamed.json()["message"]
+    assert after.status_code == 200
+
+
+def test_v2_metadata_health_and_an_unknown_model(client: TestClient) -> None:
+    metadata = client.get(f"/v2/models/{MODEL}").json()
+    unknown = client.post("/v2/models/other/infer", json={"inputs": []})
+    bad = client.post(f"/v2/models/{MODEL}/infer", json={"inputs": "x"})
+
+    assert [i["name"] for i in metadata["inputs"]] == ["x1", "x2", "region"]
+    assert [i["datatype"] for i in metadata["inputs"]] == ["FP64", "FP64", "BYTES"]
+    assert metadata["versions"] == ["1"]
+    assert unknown.status_code == 404
+    assert "this server serves 'deployed'" in unknown.json()["error"]
+    assert bad.status_code == 400
+    assert "non-empty list 'inputs'" in bad.json()["error"]
+    for path in ("/ping", "/health", "/v2/health/live", "/v2/health/ready"):
+        assert client.get(path).status_code == 200
+    assert client.get("/ready").json() == {"ready": True, "model": MODEL, "version": 1}
+
+
+def test_metrics_count_requests_rows_and_the_model(client: TestClient) -> None:
+    client.post("/invocations", content=dump_input_data(_rows(5)), headers=JSON)
+    client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
+    client.post("/invocations", content="{", headers=JSON)
+
+    text = client.get("/metrics").text
+
+    assert 'mlgate_requests_total{route="invocations",status="200"} 2' in text
+    assert 'mlgate_requests_total{route="invocations",status="400"} 1' in text
+    assert "mlgate_rows_scored_total 6\n" in text
+    assert 'mlgate_request_duration_seconds_bucket{le="+Inf"} 3' in text
+    assert "mlgate_request_duration_seconds_count 3\n" in text
+    assert 'mlgate_model_info{version="1",sha256="' in text
+    assert "mlgate_prediction_log_dropped_total 0\n" in text
+
+
+def test_every_prediction_is_logged_with_its_request_id(built: Path, tmp_path: Path) -> None:
+    workspace = copy_of(built, tmp_path / "ws")
+    gov = Governance.open(workspace, "alice")
+    shutil.rmtree(prediction_log_folder(gov), ignore_errors=True)  # what earlier tests logged
+    frame = _rows(3).assign(group=["a", "b", "a"])
+
+    with TestClient(create_app(gov, ServeSettings(poll_seconds=60))) as client:
+        one = client.post(
+            "/invocations", content=json.dumps(GOOD), headers={**JSON, "X-Request-ID": "req-1"}
+        )
+        many = client.post("/invocations", content=dump_input_data(frame), headers=JSON)
+
+    logged = pd.concat(read_predictions(prediction_log_folder(gov)), ignore_index=True)
+    many_id = many.headers["X-Request-ID"]
+    assert one.headers["X-Request-ID"] == "req-1"
+    assert sorted(logged["request_id"]) == sorted(["req-1", *(f"{many_id}#{i}" for i in range(3))])
+    assert "f.group" not in logged.columns
+    assert logged.set_index("request_id").loc["req-1", "f.x1"] == 0.3
+    assert set(logged["channel"]) == {"rest"}
+    assert logged["prediction"].tolist()[-3:] == [str(p) for p in many.json()["predictions"]]
+
+
+def _end_rest_deployment(workspace: Path) -> None:
+    gov = Governance.open(workspace, "alice")
+    with gov.transaction() as session:
+        for row in session.query(Deployment).filter(Deployment.mode == "rest"):
+            row.ended_at = row.created_at
+
+
+def test_serve_refuses_to_start_without_a_rest_deployment(
+    built: Path, tmp_path: Path, cli: Cli
+) -> None:
+    workspace = copy_of(built, tmp_path / "ws")
+    _end_rest_deployment(workspace)
+
+    result = cli("serve", "--port", str(free_port()), cwd=workspace)
+
+    assert result.code == 3
+    assert "no model version is deployed for REST serving" in result.text
+    assert "mlgate deploy --mode rest" in result.text
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("--port", "70000", "--port must be between 1 and 65535; got 70000"),
+        ("--workers", "0", "--workers must be at least 1; got 0"),
+        ("--poll-seconds", "0", "--poll-seconds must be positive; got 0.0"),
+        ("--max-body-mb", "-1", "--max-body-mb must be positive; got -1.0"),
+        ("--predictions", "scores", "--predictions must be one of label, proba; got 'scores'"),
+    ],
+)
+def test_serve_refuses_bad_options(
+    built: Path, cli: Cli, option: str, value: str, message: str
+) -> None:
+    result = cli("serve", option, value, cwd=built)
+
+    assert result.code == 2
+    assert message in result.text
+
+
+# -- the real server and the hot switch --------------------------------------------------------
+
+
+def _post(url: str, body: bytes) -> tuple[int, str, dict[str, Any]]:
+    request = urllib.request.Request(url, data=body, headers=JSON, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return (
+                response.status,
+                response.headers["X-Model-Version"],
+                json.loads(response.read()),
+            )
+    except urllib.error.HTTPError as error:
+        return error.code, "", {"error": error.read().decode()}
+
+
+def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"mlgate serve exited with code {process.returncode}")
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"mlgate serve did not answer at {url}")
+
+
+def test_a_new_deployment_is_switched_to_without_a_failed_request(
+    built: Path, tmp_path: Path
+) -> None:
+    workspace = copy_of(built, tmp_path / "ws")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {**os.environ, "MLGATE_USER": "alice", "OPENBLAS_NUM_THREADS": "1"}
+    command = [str(BIN / "mlgate"), "serve", "--port", str(port), "--poll-seconds", "0.2"]
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen(command, cwd=workspace, env=env, stdout=log, stderr=log)
+    results: list[tuple[int, str]] = []
+    stop = threading.Event()
+
+    def fire() -> None:
+        body = json.dumps(GOOD).encode()
+        for _ in range(20_000):  # bounded; stopped as soon as the switch was seen
+            if stop.is_set():
+                return
+            status, version, _ = _post(f"{url}/invocations", body)
+            results.append((status, version))
+
+    try:
+        _wait_ready(url, process)
+        thread = threading.Thread(target=fire)
+        thread.start()
+        mlgate("train", cwd=workspace)
+        mlgate("recheck", cwd=workspace)
+        mlgate("deploy", "--mode", "rest", cwd=workspace)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any(v == "2" for _, v in results[-5:]):
+            time.sleep(0.1)
+        time.sleep(0.5)
+        stop.set()
+        thread.join(timeout=60)
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+            metrics = response.read().decode()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+    versions = [v for _, v in results]
+    assert [s for s, _ in results if s != 200] == []
+    assert versions[0] == "1"
+    assert versions[-1] == "2"
+    assert versions == sorted(versions)  # once switched, never back
+    assert "mlgate_model_switches_total 1\n" in metrics
+    assert 'mlgate_model_info{version="2"' in metrics
+
+
+class _Refusing:
+    """A model that fails the way ``error`` says."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        raise self.error
+
+    predict_proba = predict
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "message"),
+    [
+        (ValueError("Found unknown categories ['w']"), 400, "could not score the input: Found"),
+        (RuntimeError("disk gone"), 500, "failed to score the request: RuntimeError"),
+    ],
+)
+def test_a_failing_model_gives_json_and_the_server_goes_on(
+    client: TestClient, error: Exception, status: int, message: str
+) -> None:
+    state = client.app.state.mlgate  # type: ignore[attr-defined]
+    served = state["served"]
+    state["served"] = Served(dataclasses.replace(served.scorer, model=_Refusing(error)), 0)
+
+    refused = client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
+    state["served"] = served
+    after = client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
+
+    assert refused.status_code == status
+    assert message in refused.json()["message"]
+    assert after.status_code == 200
