@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
-"""Write benchmarks/RESULTS.md from the JSON results of run_peers.sh.
+"""Write benchmarks/RESULTS.md from the JSON results of run_peers.sh and run_serving.sh.
 
 Reads ``drift-<rows>.json`` and ``quality-<rows>.json`` (written by the shared harness's
 ``drift_bench.py`` / ``quality_bench.py``), ``files-<format>-<rows>.json`` (written by
-``big_files.py``) and the run log, and writes medians, spreads, peak memory and ratios:
+``big_files.py``), ``serve.json`` (``serve_bench.py``, written by ``run_serving.sh``) and the
+run log, and writes medians, spreads, peak memory and ratios:
 
 - each peer against mlgate (``product``): ratio of medians, and the median over rounds of the
   ratio within a round (every tool ran once per round, back to back, in rotating order);
 - mlgate against the plain baselines, the same two ways.
 
 Usage: python benchmarks/report.py RESULTS_DIR OUT.md [--command CMD] [--log run.log]
+       python benchmarks/report.py RESULTS_DIR OUT.md --serving-only   (the serving section)
 
 Hand-written notes after the marker line ``NOTES_MARK`` in an existing OUT.md are kept.
 """
@@ -40,6 +42,11 @@ NAMES = {
 BASELINES = {"drift": ["baseline_ks_chi2_psi", "baseline_wd_js"], "quality": ["baseline_pandas"]}
 GOAL_DRIFT_SPEEDUP = 20.0
 GOAL_PEAK_MIB = 1024
+SERVERS = {"product": "**mlgate**", "mlflow": "MLflow", "baseline": "bare Starlette"}
+GOAL_SERVE_OVER_MLFLOW = 10.0
+GOAL_SERVE_UNDER_BARE = 1.5
+GOAL_SERVE_P99_MS = 25.0
+GOAL_SERVE_CASE = (16, 1)  # concurrency, rows per request
 
 
 def _ok(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -185,6 +192,138 @@ def files_section(folder: Path) -> list[str]:
     return lines if found else ["(not run)"]
 
 
+def load_serving(folder: Path) -> dict[str, Any] | None:
+    """Return the serving benchmark's JSON (``serve.json``), or None when it was not run."""
+    path = folder / "serve.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _serve_runs(payload: dict[str, Any], server: str, conc: int, batch: int) -> list[dict]:
+    return [
+        r
+        for r in payload["runs"]
+        if r["server"] == server and r["conc"] == conc and r["batch"] == batch and r.get("rps")
+    ]
+
+
+def _serve_median(runs: list[dict[str, Any]], key: str) -> float | None:
+    values = [r[key] for r in runs if r.get(key) is not None]
+    return statistics.median(values) if values else None
+
+
+def _serve_paired(top: list[dict[str, Any]], bottom: list[dict[str, Any]]) -> float | None:
+    """Return the median over rounds of top's req/s divided by bottom's in the same round."""
+    by_round = {r["round"]: r["rps"] for r in bottom}
+    ratios = [r["rps"] / by_round[r["round"]] for r in top if r["round"] in by_round]
+    return statistics.median(ratios) if ratios else None
+
+
+def _serve_ratio(top: list[dict[str, Any]], bottom: list[dict[str, Any]]) -> str:
+    medians = _serve_median(top, "rps"), _serve_median(bottom, "rps")
+    paired = _serve_paired(top, bottom)
+    if None in medians or paired is None:
+        return "—"
+    return f"{medians[0] / medians[1]:.2f}x ({paired:.2f}x)"
+
+
+def serving_table(payload: dict[str, Any]) -> list[str]:
+    """Return the serving table: each server, concurrency and request size, with ratios."""
+    header = [
+        "server",
+        "concurrency",
+        "rows/request",
+        "median req/s (min–max)",
+        "p50 ms",
+        "p99 ms",
+        "server CPU ms/req",
+        "mlgate / MLflow req/s",
+        "bare / mlgate req/s",
+    ]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    cases = sorted({(r["conc"], r["batch"]) for r in payload["runs"]})
+    for conc, batch in cases:
+        product = _serve_runs(payload, "product", conc, batch)
+        for server, label in SERVERS.items():
+            runs = _serve_runs(payload, server, conc, batch)
+            if not runs:
+                continue
+            rps = [r["rps"] for r in runs]
+            cells = [
+                label,
+                str(conc),
+                str(batch),
+                f"{_serve_median(runs, 'rps'):,.0f} ({min(rps):,.0f}–{max(rps):,.0f})",
+                f"{_serve_median(runs, 'p50_ms'):.2f}",
+                f"{_serve_median(runs, 'p99_ms'):.2f}",
+                f"{_serve_median(runs, 'cpu_ms_per_req'):.3f}",
+                _serve_ratio(product, runs) if server == "mlflow" else "",
+                _serve_ratio(runs, product) if server == "baseline" else "",
+            ]
+            lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def serving_goals(payload: dict[str, Any]) -> list[str]:
+    """Return the serving goal (one-row requests at concurrency 16), met or missed."""
+    conc, batch = GOAL_SERVE_CASE
+    product = _serve_runs(payload, "product", conc, batch)
+    mlflow = _serve_runs(payload, "mlflow", conc, batch)
+    bare = _serve_runs(payload, "baseline", conc, batch)
+    if not (product and mlflow and bare):
+        return [f"- Serving: no complete run at concurrency {conc}, {batch} row(s) per request."]
+
+    over = _serve_median(product, "rps") / _serve_median(mlflow, "rps")
+    under = _serve_median(bare, "rps") / _serve_median(product, "rps")
+    p99 = _serve_median(product, "p99_ms")
+    met = [
+        over >= GOAL_SERVE_OVER_MLFLOW,
+        under <= GOAL_SERVE_UNDER_BARE,
+        p99 is not None and p99 < GOAL_SERVE_P99_MS,
+    ]
+    verdicts = ["met" if ok else "MISSED" for ok in met]
+    return [
+        f"- Serving, {batch} row per request at concurrency {conc}: mlgate answers "
+        f"**{over:.1f}x** MLflow's requests per second (paired "
+        f"{_serve_paired(product, mlflow):.1f}x; goal >= {GOAL_SERVE_OVER_MLFLOW:g}x): "
+        f"**{verdicts[0]}**; the bare app answers **{under:.2f}x** mlgate's (paired "
+        f"{_serve_paired(bare, product):.2f}x; goal <= {GOAL_SERVE_UNDER_BARE:g}x): "
+        f"**{verdicts[1]}**; mlgate's p99 is **{p99:.1f} ms** (goal < "
+        f"{GOAL_SERVE_P99_MS:g} ms): **{verdicts[2]}**."
+    ]
+
+
+def serving_section(payload: dict[str, Any], command: str) -> list[str]:
+    """Return the serving section: how it was run, the goal lines and the table."""
+    meta = payload["meta"]
+    args = meta.get("args", {})
+    loads = sorted(float(r["loadavg"].split()[0]) for r in payload["runs"] if r.get("loadavg"))
+    wrk = " ".join(meta.get("wrk", [])).split(" Copyright")[0]
+    same = ", ".join(
+        f"{SERVERS.get(n, n).strip('*')} {meta.get(f'{n}_same_proba')}" for n in SERVERS
+    )
+    versions = ", ".join(f"{k} {v}" for k, v in sorted(meta.get("versions", {}).items()) if v)
+    return [
+        "## Serving (`serve_bench.py`: one GradientBoostingClassifier over REST, loopback)",
+        "",
+        f"Command: `{command}`. {wrk}; "
+        f"{args.get('rounds')} rounds of {args.get('duration')} s per server and case, "
+        "servers in rotating order. mlgate runs `mlgate serve --predictions proba` on a governed "
+        "low-tier workspace (`mlgate.bench_serve`), with signature validation and the "
+        "prediction log on; MLflow and the bare app run with uvicorn's defaults (access log on). "
+        "Ratios: ratio of medians (median of the per-round ratios).",
+        "",
+        *serving_goals(payload),
+        "",
+        *serving_table(payload),
+        "",
+        f"Same probabilities as a local `predict_proba`: {same}. 1-minute load average during "
+        f"the runs (the servers and wrk themselves keep both cores busy): "
+        f"{loads[0] if loads else '?'} to {loads[-1] if loads else '?'}. Harness "
+        f"versions: {versions}.",
+        "",
+    ]
+
+
 def versions(results: dict[str, dict[int, dict[str, list[dict[str, Any]]]]]) -> str:
     """Return the library versions the workers reported."""
     seen: dict[str, str] = {}
@@ -212,7 +351,18 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--command", default="bash benchmarks/run_peers.sh")
     parser.add_argument("--log", type=Path)
+    parser.add_argument(
+        "--serving-only", action="store_true", help="write only the serving section to OUT"
+    )
     args = parser.parse_args()
+
+    serving = load_serving(args.results)
+    if args.serving_only:
+        if serving is None:
+            raise SystemExit(f"no serve.json in {args.results}; run benchmarks/run_serving.sh")
+        args.out.write_text("\n".join(serving_section(serving, args.command)))
+        sys.stdout.write(f"wrote {args.out}\n")
+        return
 
     results = load(args.results)
     log = args.log.read_text().splitlines() if args.log and args.log.exists() else []
@@ -239,6 +389,7 @@ def main() -> None:
         "## Goals",
         "",
         *goals(results),
+        *(serving_goals(serving) if serving else []),
         "",
         "## Drift report (reference vs current, 25 columns)",
         "",
@@ -266,6 +417,7 @@ def main() -> None:
         "",
         *files_section(args.results),
         "",
+        *(serving_section(serving, "bash benchmarks/run_serving.sh") if serving else []),
         "## Machine and conditions",
         "",
         f"Versions reported by the workers: {versions(results)}.",
