@@ -111,3 +111,14 @@ def test_float_frames_sharing_one_index_are_written_as_floats(tmp_path: Path) ->
     assert np.isnan(floats.loc["r2", "f.b"])
     assert kept["f.a"].tolist() == [0.1, 2.5, 7.0]
     assert kept["f.b"].tolist() == [1e300, 0.0, 8.0]
+
+
+def test_one_odd_value_does_not_cost_the_other_rows(tmp_path: Path) -> None:
+    log = PredictionLog(tmp_path / "log", flush_seconds=60)
+    log.record(["a"], 1, pd.DataFrame({"status": ["ok"]}), np.array([1]), None, 1.0, "rest")
+    log.record(["b"], 1, pd.DataFrame({"status": [5]}), np.array([0]), None, 1.0, "rest")
+    log.close()
+
+    frame = pd.concat(read_predictions(tmp_path / "log")).set_index("request_id")
+    assert log.dropped == 0
+    assert frame["f.status"].to_dict() == {"a": "ok", "b": "5"}

@@ -235,6 +235,13 @@ BAD_REQUESTS = [
         400,
         "column x1 has 1 infinite value(s)",
     ),
+    (
+        "nested too deeply",
+        "[" * 100_000 + "]" * 100_000,
+        "application/json",
+        400,
+        "the request body is nested too deeply",
+    ),
 ]
 
 
@@ -254,6 +261,19 @@ def test_a_malformed_request_is_refused_and_the_server_keeps_serving(
     assert message in response.json()["message"]
     assert after.status_code == 200
     assert len(after.json()["predictions"]) == 1
+
+
+def test_an_integer_too_large_for_a_float_is_scored_like_the_frame_path(
+    client: TestClient,
+) -> None:
+    huge = {"dataframe_records": [{"x1": 10**30, "x2": 1.0, "region": "n"}]}
+    as_float = {"dataframe_records": [{"x1": 1e30, "x2": 1.0, "region": "n"}]}
+
+    response = client.post("/invocations", content=json.dumps(huge), headers=JSON)
+    expected = client.post("/invocations", content=json.dumps(as_float), headers=JSON)
+
+    assert response.status_code == 200
+    assert response.json() == expected.json()
 
 
 def test_a_request_without_content_type_is_415(client: TestClient) -> None:

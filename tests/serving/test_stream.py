@@ -115,7 +115,7 @@ def test_parse_features_data_field_read_as_json() -> None:
     ("fields", "reason"),
     [
         ({"data": "{x1: 1"}, "field 'data' is not valid JSON"),
-        ({"data": "[1, 2]"}, "field 'data' holds a JSON list; expected a JSON object"),
+        ({"data": "[1, 2]"}, "field 'data' holds a JSON array; expected a JSON object"),
         ({"x1": "1", "flag": "true"}, "missing feature(s) region"),
         ({"x1": "one", "flag": "true", "region": "n"}, "feature x1 must be numeric; got 'one'"),
         ({"x1": "1", "flag": "maybe", "region": "n"}, "feature flag must be true or false"),
@@ -287,3 +287,25 @@ def test_kill_9_mid_run_every_message_answered_after_restart(
 def _answered(client: redis.Redis, names: dict[str, str]) -> set[str]:
     out = {f["id"] for _, f in client.xrange(names["output"])}
     return out | {f["id"] for _, f in client.xrange(names["dead"])}
+
+
+def test_a_message_that_is_not_utf8_or_nested_too_deeply_is_dead_lettered(
+    deployed: Path, client: redis.Redis, names: dict[str, str]
+) -> None:
+    gov = Governance.open(deployed, "alice")
+    scorer = load_scorer(gov, deployed_version(gov, "stream"))
+    raw = redis.Redis.from_url(REDIS_URL)
+    raw.xadd(names["input"], {"id": "binary", "data": b"\xff\xfe"})
+    raw.xadd(names["input"], {"id": "deep", "data": "[" * 100_000 + "]" * 100_000})
+    _feed(client, names["input"], _rows(3))
+    broker = RedisBroker.connect(
+        REDIS_URL, names["input"], names["output"], names["dead"], "g", "c1"
+    )
+
+    totals = consume(broker, scorer, ConsumerOptions(batch=10, max_messages=5))
+
+    dead = {f["id"]: f["mlgate_reason"] for _, f in client.xrange(names["dead"])}
+    assert "is not valid JSON" in dead["binary"]
+    assert "nested too deeply" in dead["deep"]
+    assert (totals.scored, totals.dead) == (3, 2)
+    assert client.xpending(names["input"], "g")["pending"] == 0

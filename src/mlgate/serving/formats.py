@@ -235,6 +235,10 @@ def _decode(body: bytes) -> Any:
         return json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValidationError(f"the request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise ValidationError(
+            "the request body is nested too deeply; expected a table of feature values"
+        ) from None
 
 
 def _check_unique(names: Sequence[Any], where: str) -> None:

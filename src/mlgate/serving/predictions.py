@@ -245,7 +245,19 @@ def _feature_columns(batches: list[_Batch], sizes: list[int]) -> dict[str, pd.Se
         for index, name in enumerate(names):
             column = columns.setdefault(name, np.full(total, None, dtype=object))
             column[rows] = stacked[:, index]
-    return {name: pd.Series(values).infer_objects() for name, values in columns.items()}
+    return {name: _typed(values) for name, values in columns.items()}
+
+
+def _typed(values: np.ndarray) -> pd.Series:
+    """Return one logged column with its natural dtype; mixed kinds are logged as text.
+
+    A client may send a number where text is expected (or the reverse); such a column cannot
+    be one Parquet type, and one odd value must not cost every other row of the flush.
+    """
+    column = pd.Series(values).infer_objects()
+    if column.dtype == object:
+        column = column.map(_as_text)
+    return column
 
 
 def _float_columns(batches: list[_Batch], names: tuple[str, ...]) -> dict[str, pd.Series] | None:
@@ -265,6 +277,12 @@ def _float_columns(batches: list[_Batch], names: tuple[str, ...]) -> dict[str, p
 
     stacked = np.concatenate(arrays)
     return {name: pd.Series(stacked[:, index]) for index, name in enumerate(names)}
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):  # missing, or NaN
+        return None
+    return value if isinstance(value, str) else str(value)
 
 
 def read_predictions(

@@ -76,7 +76,9 @@ class RedisBroker:
     ) -> RedisBroker:
         """Connect to ``url``, check that Redis answers, and create the group if missing."""
         try:
-            client = redis.Redis.from_url(url, decode_responses=True)
+            # A field that is not UTF-8 becomes U+FFFD instead of an error that would stop the
+            # consumer on every restart; the message then fails parsing and is dead-lettered.
+            client = redis.Redis.from_url(url, decode_responses=True, encoding_errors="replace")
         except ValueError as error:
             raise ValidationError(
                 f"--redis-url {redacted(url)} is not a Redis URL ({error}); expected "

@@ -102,7 +102,10 @@ class Scorer:
         column, infinity) goes through ``conform``, so the answers and the error messages are
         exactly those of :meth:`score`.
         """
-        quick = self._quick_inputs(columns)
+        try:
+            quick = self._quick_inputs(columns)
+        except OverflowError:  # an integer too large for the quick float conversion
+            quick = None
         if quick is not None:
             return quick
         return conform(pd.DataFrame(columns), self.signature, source)

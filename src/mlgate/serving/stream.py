@@ -146,6 +146,16 @@ class ConsumerOptions:
             raise ValidationError(f"--max-messages must be at least 1; got {self.max_messages}")
 
 
+JSON_KINDS = {
+    list: "array",
+    str: "string",
+    int: "number",
+    float: "number",
+    bool: "boolean",
+    type(None): "null",
+}
+
+
 def parse_features(fields: Mapping[str, str], signature: Sequence[dict[str, Any]]) -> dict:
     """Return a message's feature values, or raise a ValidationError saying what is wrong.
 
@@ -175,10 +185,15 @@ def _json_object(text: str) -> dict:
             f"field '{DATA_FIELD}' is not valid JSON ({error.msg} at position {error.pos}); "
             "expected a JSON object of feature values"
         ) from error
-    if not isinstance(values, dict):
+    except RecursionError:
         raise ValidationError(
-            f"field '{DATA_FIELD}' holds a JSON {type(values).__name__}; "
-            "expected a JSON object of feature values"
+            f"field '{DATA_FIELD}' is nested too deeply; expected a flat JSON object of "
+            "feature values"
+        ) from None
+    if not isinstance(values, dict):
+        kind = JSON_KINDS.get(type(values), type(values).__name__)
+        raise ValidationError(
+            f"field '{DATA_FIELD}' holds a JSON {kind}; expected a JSON object of feature values"
         )
     return values
 
