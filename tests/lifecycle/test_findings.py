@@ -24,11 +24,11 @@ from mlgate.lifecycle.findings import (
 from mlgate.lifecycle.models import train_model
 from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
+from mlgate.lifecycle.timezones import earliest_today
 from mlgate.registry.models import AuditEvent, ModelVersion
 from tests.fixtures import synthetic_frame
 
-TODAY = datetime.now(UTC).date()
-DUE = TODAY + timedelta(days=30)
+DUE = datetime.now(UTC).date() + timedelta(days=30)
 RESOLUTION = "retrained without the proxy column; gap now 0.02"
 
 
@@ -153,7 +153,7 @@ def test_named_version_must_exist(project: Path) -> None:
     ("changes", "message"),
     [
         ({"severity": "urgent"}, "unknown severity 'urgent'; expected one of low, medium, high"),
-        ({"due": TODAY - timedelta(days=1)}, "is in the past; expected"),
+        ({"due": lambda: earliest_today() - timedelta(days=1)}, "is in the past; expected"),
         ({"title": "  "}, "the title is empty"),
         ({"title": "two\nlines"}, "the title spans several lines"),
         ({"owner": "x" * 201}, "the owner has 201 characters; expected at most 200"),
@@ -164,15 +164,22 @@ def test_bad_input_is_refused_before_anything_is_stored(
     project: Path, changes: dict, message: str
 ) -> None:
     with pytest.raises(ValidationError, match=message):
-        _add(project, **changes)
+        _add(project, **{k: v() if callable(v) else v for k, v in changes.items()})
 
     assert _events(project) == []
 
 
 def test_due_today_and_severity_in_any_case_are_accepted(project: Path) -> None:
-    finding = _add(project, severity="Critical", due=TODAY)
+    today = datetime.now(UTC).date()
+    finding = _add(project, severity="Critical", due=today)
 
-    assert (finding.severity, finding.due_date) == ("critical", TODAY)
+    assert (finding.severity, finding.due_date) == ("critical", today)
+
+
+def test_due_today_in_the_zone_furthest_behind_utc_is_accepted(project: Path) -> None:
+    finding = _add(project, due=earliest_today())
+
+    assert finding.due_date <= datetime.now(UTC).date()
 
 
 def test_finding_before_any_model_is_bound_to_the_project(tmp_path: Path) -> None:
@@ -268,7 +275,7 @@ def test_update_refuses_nothing_past_dates_unknown_ids_and_closed_findings(proje
     with pytest.raises(ValidationError, match="nothing to update"):
         update_finding(gov, finding.id)
     with pytest.raises(ValidationError, match="is in the past"):
-        update_finding(gov, finding.id, due=TODAY - timedelta(days=1))
+        update_finding(gov, finding.id, due=earliest_today() - timedelta(days=1))
     with pytest.raises(NotFoundError, match=f"unknown finding 99; .* are: {finding.id}$"):
         update_finding(gov, 99, remediation="x")
     close_finding(gov, finding.id, RESOLUTION)

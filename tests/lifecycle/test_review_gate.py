@@ -15,6 +15,7 @@ from mlgate.lifecycle.evidence import submit_document
 from mlgate.lifecycle.models import train_model
 from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
+from mlgate.lifecycle.timezones import latest_today
 from mlgate.registry.models import AuditEvent, ModelVersion, ReviewFinding
 from tests.fixtures import fill, synthetic_frame
 
@@ -264,6 +265,18 @@ def test_an_acceptance_dated_after_today_is_refused(project: Path) -> None:
     path = fill("user_acceptance", project, model_version=1, signed_by="carol", date=ahead)
     with pytest.raises(ValidationError, match=f"dated {ahead}, after today"):
         submit_document(_gov(project, "carol"), path)
+
+
+def test_an_acceptance_dated_today_in_the_zone_furthest_ahead_is_stored(project: Path) -> None:
+    signed = latest_today()
+    path = fill("user_acceptance", project, model_version=1, signed_by="carol", date=signed)
+
+    evidence = submit_document(_gov(project, "carol"), path)
+
+    assert (evidence.name, evidence.payload["document"]["date"]) == (
+        "user_acceptance",
+        signed.isoformat(),
+    )
 
 
 def test_a_requirement_that_lapses_after_its_stage_was_passed_is_a_notice(project: Path) -> None:

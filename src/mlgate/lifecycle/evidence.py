@@ -37,6 +37,7 @@ from mlgate.lifecycle.models import (
 )
 from mlgate.lifecycle.service import Governance
 from mlgate.lifecycle.thresholds import effective_thresholds
+from mlgate.lifecycle.timezones import latest_today
 from mlgate.policy.model import Requirement
 from mlgate.registry.models import Evidence
 
@@ -140,9 +141,11 @@ def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
             hint=f"set signed_by: {gov.actor}, or let {signer} submit it as themselves",
         )
     signed_on = date.fromisoformat(str(content["date"]))
-    if signed_on > datetime.now(UTC).date():
+    latest = latest_today()
+    if signed_on > latest:
         raise ValidationError(
-            f"the acceptance is dated {signed_on}, after today; expected the day it was decided"
+            f"the acceptance is dated {signed_on}, after today ({latest} in the furthest time "
+            "zone); expected the day it was decided"
         )
     version = get_model_version(gov, int(content["model_version"]))
     if gov.actor == version.created_by:

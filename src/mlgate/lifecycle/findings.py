@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 
 from mlgate.errors import ConflictError, NotFoundError, ValidationError
 from mlgate.lifecycle.service import Governance
+from mlgate.lifecycle.timezones import earliest_today
 from mlgate.registry.models import Member, ModelVersion, Project, ReviewFinding
 
 logger = logging.getLogger(__name__)
@@ -353,9 +354,9 @@ def _reason(what: str, value: str) -> str:
 
 
 def _require_not_past(due: date) -> None:
-    today = datetime.now(UTC).date()
-    if due < today:
-        raise ValidationError(f"the due date {due} is in the past; expected {today} or later")
+    earliest = earliest_today()
+    if due < earliest:
+        raise ValidationError(f"the due date {due} is in the past; expected {earliest} or later")
 
 
 def _bound_version(session: Session, project: Project, version: int | None) -> ModelVersion | None:
