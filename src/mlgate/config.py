@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic import ValidationError as PydanticValidationError
 
 from mlgate.errors import NotFoundError, ValidationError
+from mlgate.monitoring.settings import MonitoringConfig
 from mlgate.policy.model import Tier
 
 CONFIG_FILE = "mlgate.yaml"
@@ -360,6 +361,7 @@ class WorkspaceConfig(BaseModel):
     thresholds: dict[str, dict[str, float]] = Field(default_factory=dict)
     review: ReviewConfig = Field(default_factory=ReviewConfig)
     pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     @field_validator("pipelines")
     @classmethod
@@ -379,6 +381,8 @@ class WorkspaceConfig(BaseModel):
             data.pop("review", None)
         if not self.pipelines:
             data.pop("pipelines", None)
+        if self.monitoring == MonitoringConfig():
+            data.pop("monitoring", None)
         return data
 
 

@@ -26,11 +26,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-Tier = Literal["low", "medium", "high"]
-TIERS: tuple[Tier, ...] = ("low", "medium", "high")
+from mlgate.monitoring.settings import PolicyMonitoring
+from mlgate.tiers import IDENTIFIER, TIERS, Tier
+
 RequirementKind = Literal["document", "check", "approval", "record", "process", "findings"]
 RECORD_TYPES = ("compute_allocation", "data_access_grant", "emergency_contacts", "deployment")
-IDENTIFIER = r"^[a-z][a-z0-9_]*$"
 
 
 class Requirement(BaseModel):
@@ -120,6 +120,7 @@ class Policy(BaseModel):
     roles: list[str] = Field(min_length=1)
     waiver_roles: list[str] = Field(default_factory=list)
     stages: list[Stage] = Field(min_length=1)
+    monitoring: PolicyMonitoring = Field(default_factory=PolicyMonitoring)
 
     @field_validator("stages")
     @classmethod

@@ -16,7 +16,9 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -308,3 +310,116 @@ class PipelineRun(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     log_excerpt: Mapped[str] = mapped_column(Text, default="")
     log_file: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class MonitorRun(Base):
+    """One monitor run over one window of served predictions: what it read and how it ended.
+
+    A window is monitored once: (project, window length, window start) is unique, so two
+    schedulers never summarise the same window twice.
+    """
+
+    __tablename__ = "monitor_runs"
+    __table_args__ = (UniqueConstraint("project_id", "window", "window_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    window: Mapped[str] = mapped_column(String(20))
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    model_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    rows: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(20))
+    summary: Mapped[str] = mapped_column(Text, default="")
+    trigger: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class MonitorMetric(Base):
+    """One observed value: a metric of one subject (feature, score, model, KPI) in one window.
+
+    ``estimated`` marks values computed without labels (from the model's own confidence);
+    ``n`` is the number of rows the value rests on, so rules can ignore thin windows.
+    """
+
+    __tablename__ = "monitor_metrics"
+    __table_args__ = (Index("ix_monitor_metrics_series", "project_id", "metric", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("monitor_runs.id"), index=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    metric: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    n: Mapped[int] = mapped_column(Integer, default=0)
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PredictionLabel(Base):
+    """The true outcome of one served prediction, joined to it by request id when it arrives."""
+
+    __tablename__ = "prediction_labels"
+    __table_args__ = (UniqueConstraint("project_id", "request_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    request_id: Mapped[str] = mapped_column(String(200))
+    label: Mapped[str] = mapped_column(String(200))
+    observed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    ingested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(200))
+
+
+class KpiValue(Base):
+    """The business owner's value of one KPI for one period."""
+
+    __tablename__ = "kpi_values"
+    __table_args__ = (UniqueConstraint("project_id", "name", "period_start"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    value: Mapped[float] = mapped_column(Float)
+    source: Mapped[str] = mapped_column(String(200), default="")
+    actor: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Alert(Base):
+    """One breach of a monitoring rule for one subject, from its first window until it clears.
+
+    ``open`` is true while the alert stands and null once resolved; with the unique constraint
+    on (project, rule, subject, open) the store itself keeps one ongoing breach to one alert,
+    even with two monitors writing at once. ``notified`` lists each delivery attempt.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (UniqueConstraint("project_id", "rule_id", "subject", "open"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    rule_id: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(10))
+    action: Mapped[str] = mapped_column(String(20))
+    open: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    first_value: Mapped[float] = mapped_column(Float)
+    last_value: Mapped[float] = mapped_column(Float)
+    first_window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    breaches: Mapped[int] = mapped_column(Integer, default=1)
+    clear_windows: Mapped[int] = mapped_column(Integer, default=0)
+    model_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    message: Mapped[str] = mapped_column(Text)
+    notified: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
