@@ -84,7 +84,11 @@ def load_observations(
     subject: str | None = None,
     since: datetime | None = None,
 ) -> list[Observation]:
-    """Return the project's observations, oldest window first, optionally filtered."""
+    """Return the project's observations, oldest window first, optionally filtered.
+
+    A window's metric may be computed again later (labels that arrived after the first run
+    change its performance); only the newest value of each metric, subject and window is kept.
+    """
     stmt = select(MonitorMetric).where(MonitorMetric.project_id == project_id)
     if metric is not None:
         stmt = stmt.where(MonitorMetric.metric == metric)
@@ -92,8 +96,12 @@ def load_observations(
         stmt = stmt.where(MonitorMetric.subject == subject)
     if since is not None:
         stmt = stmt.where(MonitorMetric.window_start >= since)
-    stmt = stmt.order_by(MonitorMetric.window_start, MonitorMetric.metric, MonitorMetric.subject)
+    stmt = stmt.order_by(MonitorMetric.id)
 
+    newest: dict[tuple[str, str, datetime, datetime], MonitorMetric] = {}
+    for row in session.execute(stmt).scalars():
+        newest[(row.metric, row.subject, row.window_start, row.window_end)] = row
+    rows = sorted(newest.values(), key=lambda r: (r.window_start, r.metric, r.subject))
     return [
         Observation(
             metric=row.metric,
@@ -105,5 +113,5 @@ def load_observations(
             estimated=row.estimated,
             details=row.details or {},
         )
-        for row in session.execute(stmt).scalars()
+        for row in rows
     ]

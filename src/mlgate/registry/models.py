@@ -376,7 +376,7 @@ class PredictionLabel(Base):
 
 
 class KpiValue(Base):
-    """The business owner's value of one KPI for one period."""
+    """The business owner's value of one KPI for one period, as reported (CLI, file or API)."""
 
     __tablename__ = "kpi_values"
     __table_args__ = (UniqueConstraint("project_id", "name", "period_start"),)
@@ -390,6 +390,8 @@ class KpiValue(Base):
     source: Mapped[str] = mapped_column(String(200), default="")
     actor: Mapped[str] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The monitor run that evaluated the value against the rules; null until one has.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("monitor_runs.id"), nullable=True)
 
 
 class Alert(Base):

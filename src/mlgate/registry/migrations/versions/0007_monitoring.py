@@ -50,27 +50,6 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_alerts_project_id"), ["project_id"], unique=False)
 
     op.create_table(
-        "kpi_values",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("project_id", sa.Integer(), nullable=False),
-        sa.Column("name", sa.String(length=100), nullable=False),
-        sa.Column("period_start", sa.Date(), nullable=False),
-        sa.Column("period_end", sa.Date(), nullable=False),
-        sa.Column("value", sa.Float(), nullable=False),
-        sa.Column("source", sa.String(length=200), nullable=False),
-        sa.Column("actor", sa.String(length=200), nullable=False),
-        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-        ),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("project_id", "name", "period_start"),
-    )
-    with op.batch_alter_table("kpi_values", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_kpi_values_project_id"), ["project_id"], unique=False)
-
-    op.create_table(
         "monitor_runs",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("project_id", sa.Integer(), nullable=False),
@@ -119,6 +98,32 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "kpi_values",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("project_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(length=100), nullable=False),
+        sa.Column("period_start", sa.Date(), nullable=False),
+        sa.Column("period_end", sa.Date(), nullable=False),
+        sa.Column("value", sa.Float(), nullable=False),
+        sa.Column("source", sa.String(length=200), nullable=False),
+        sa.Column("actor", sa.String(length=200), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("run_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["project_id"],
+            ["projects.id"],
+        ),
+        sa.ForeignKeyConstraint(
+            ["run_id"],
+            ["monitor_runs.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("project_id", "name", "period_start"),
+    )
+    with op.batch_alter_table("kpi_values", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_kpi_values_project_id"), ["project_id"], unique=False)
+
+    op.create_table(
         "monitor_metrics",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("project_id", sa.Integer(), nullable=False),
@@ -154,6 +159,10 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_monitor_metrics_run_id"))
 
     op.drop_table("monitor_metrics")
+    with op.batch_alter_table("kpi_values", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_kpi_values_project_id"))
+
+    op.drop_table("kpi_values")
     with op.batch_alter_table("prediction_labels", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_prediction_labels_project_id"))
 
@@ -162,10 +171,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_monitor_runs_project_id"))
 
     op.drop_table("monitor_runs")
-    with op.batch_alter_table("kpi_values", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_kpi_values_project_id"))
-
-    op.drop_table("kpi_values")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_alerts_project_id"))
 
