@@ -26,7 +26,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from mlgate.errors import NotFoundError, ValidationError
+from mlgate.errors import NotFoundError, ValidationError, describe_problems
 from mlgate.monitoring.settings import MonitoringConfig
 from mlgate.policy.model import Tier
 
@@ -455,7 +455,5 @@ def parse_config(raw: Any, source: str) -> WorkspaceConfig:
     try:
         return WorkspaceConfig.model_validate(raw)
     except PydanticValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-        )
+        problems = describe_problems(exc.errors())
         raise ValidationError(f"{source} has invalid settings: {problems}") from exc

@@ -17,6 +17,9 @@ The command line prints ``str(error)`` and the hint, never a traceback, and exit
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class GovernanceError(Exception):
     """Base of every error mlgate raises on purpose."""
@@ -69,3 +72,26 @@ class DataQualityWarning(MlgateWarning):
 
 class DriftWarning(MlgateWarning):
     """A drift statistic whose value needs care, such as a tiny sample or heavy ties."""
+
+
+PYDANTIC_PREFIXES = ("Value error, ", "Assertion failed, ")
+
+
+def plain_message(message: object) -> str:
+    """Return a validation message without pydantic's "Value error, " style prefix.
+
+    The prefix says which Python exception carried the message; a person reading why their
+    setting was refused needs only the message itself.
+    """
+    text = str(message)
+    for prefix in PYDANTIC_PREFIXES:
+        text = text.removeprefix(prefix)
+    return text
+
+
+def describe_problems(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Return pydantic's error list as ``field.path: message; ...`` for one error message."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc'])}: {plain_message(error['msg'])}"
+        for error in errors
+    )

@@ -71,7 +71,7 @@ def test_a_negative_seed_with_a_search_exits_2(german_ws: Path, cli: Cli) -> Non
     result = cli("train", cwd=german_ws)
 
     assert result.code == 2, result.text
-    assert "training.seed: Value error, seed -1 is out of range; expected 0 <= seed <=" in (
+    assert "training.seed: seed -1 is out of range; expected 0 <= seed <=" in (
         result.text.replace("\n", " ")
     )
 

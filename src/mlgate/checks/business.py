@@ -69,7 +69,7 @@ from mlgate.checks.base import (
     worst,
 )
 from mlgate.documents.schemas import SuccessMetric
-from mlgate.errors import ValidationError
+from mlgate.errors import ValidationError, describe_problems
 
 logger = logging.getLogger(__name__)
 
@@ -531,9 +531,7 @@ def success_criteria(documents: Mapping[str, Any] | None) -> list[Criterion]:
         try:
             metric = SuccessMetric.model_validate(raw)
         except PydanticValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()
-            )
+            problems = describe_problems(exc.errors())
             raise ValidationError(
                 f"business case success_metrics[{position}] is invalid: {problems}"
             ) from exc

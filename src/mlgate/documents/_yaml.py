@@ -30,7 +30,7 @@ import yaml
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from mlgate.errors import NotFoundError, ValidationError
+from mlgate.errors import NotFoundError, ValidationError, plain_message
 
 Loc = tuple[str | int, ...]
 
@@ -280,7 +280,7 @@ def _resolve(
         key = str(loc[-1])
         return _Resolved(line, parts, tag_base, None, None, _unknown_field(model, parts, key))
     if kind in ("value_error", "assertion_error"):
-        text = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        text = plain_message(err["msg"])
         return _Resolved(line, parts, tag_base, None, None, text)
 
     expected = _expected(kind, err.get("ctx") or {}, str(err["msg"]))
