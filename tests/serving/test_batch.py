@@ -195,3 +195,55 @@ def test_predict_command_resumes_a_stopped_run(ws: Path, cli: Cli) -> None:
     assert result.code == 0, result.text
     assert "4 chunk(s) were taken over from the stopped run" in result.out
     assert len(pd.read_csv(ws / "out.csv")) == ROWS
+
+
+ORPHAN_SCRIPT = """
+import os, sys, time
+from pathlib import Path
+from mlgate.lifecycle.deploy import predict_file
+from mlgate.lifecycle.service import Governance
+
+root = Path(sys.argv[1])
+
+def progress(what, done, total):
+    children = set()
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        children |= set((task / "children").read_text().split())
+    (root / "workers.txt").write_text(" ".join(sorted(children)))
+    time.sleep(600)
+
+predict_file(Governance.open(root, "alice"), root / "input.csv", root / "out.csv", None, 400,
+             progress, 2, False)
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\\nState:\\tZ" not in status  # a zombie has exited; only its parent entry remains
+
+
+def test_workers_end_when_their_parent_is_killed(ws: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    parent = subprocess.Popen([sys.executable, "-c", ORPHAN_SCRIPT, str(ws)])
+    try:
+        deadline = time.monotonic() + 120
+        while not (ws / "workers.txt").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        workers = [int(pid) for pid in (ws / "workers.txt").read_text().split()]
+        assert len(workers) >= 2  # two workers (spawn may add its resource tracker)
+    finally:
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+
+    deadline = time.monotonic() + 20
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert [pid for pid in workers if _alive(pid)] == []

@@ -18,6 +18,8 @@ import logging
 import multiprocessing
 import os
 import shutil
+import threading
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -138,10 +140,25 @@ def parquet_writer(path: Path, schema: pa.Schema) -> pq.ParquetWriter:
 
 
 _WORKER: dict[str, Scorer] = {}
+ORPHAN_POLL_SECONDS = 0.5
 
 
 def _start_worker(scorer: Scorer) -> None:
     _WORKER["scorer"] = scorer
+    parent = os.getppid()
+    threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """End this worker once its parent is gone.
+
+    A parent killed with SIGKILL cannot shut its pool down; without this its workers would
+    keep the model in memory and the CPUs busy until the host restarts. The parent's pid is
+    polled because a new parent (init or a subreaper) is the only sign Linux gives every child.
+    """
+    while os.getppid() == parent:
+        time.sleep(ORPHAN_POLL_SECONDS)
+    os._exit(1)
 
 
 def _score_in_worker(frame: pd.DataFrame, source: str) -> Scored:
