@@ -309,3 +309,52 @@ def test_a_message_that_is_not_utf8_or_nested_too_deeply_is_dead_lettered(
     assert "nested too deeply" in dead["deep"]
     assert (totals.scored, totals.dead) == (3, 2)
     assert client.xpending(names["input"], "g")["pending"] == 0
+
+
+def test_a_message_handed_out_too_often_is_dead_lettered_not_retried_forever(
+    deployed: Path, client: redis.Redis, names: dict[str, str]
+) -> None:
+    gov = Governance.open(deployed, "alice")
+    scorer = load_scorer(gov, deployed_version(gov, "stream"))
+    ids = _feed(client, names["input"], _rows(6))
+    crashing = _broker(client, names, "c1")
+    crashing.read(2, 10)  # the first two messages: a consumer that dies before acknowledging
+    for _ in range(2):
+        list(crashing.recover(10))  # each restart hands them out again
+
+    totals = consume(
+        _broker(client, names, "c1"), scorer, ConsumerOptions(max_deliveries=2, max_messages=6)
+    )
+
+    dead = client.xrange(names["dead"])
+    assert sorted(f["id"] for _, f in dead) == sorted(ids[:2])
+    assert "delivered more than 2 times without a result" in dead[0][1]["mlgate_reason"]
+    assert sorted(f["id"] for _, f in client.xrange(names["output"])) == sorted(ids[2:])
+    assert (totals.dead, client.xpending(names["input"], "g")["pending"]) == (2, 0)
+
+
+def test_max_len_trims_the_output_stream_to_about_that_many_entries(
+    deployed: Path, client: redis.Redis, names: dict[str, str]
+) -> None:
+    gov = Governance.open(deployed, "alice")
+    scorer = load_scorer(gov, deployed_version(gov, "stream"))
+    _feed(client, names["input"], _rows(600))
+    broker = RedisBroker(
+        client, names["input"], names["output"], names["dead"], "g", "c1", max_len=100
+    )
+
+    broker.ensure_group()
+
+    consume(broker, scorer, ConsumerOptions(batch=50, max_messages=600))
+
+    kept = client.xlen(names["output"])
+    assert 100 <= kept < 600  # approximate trimming keeps whole radix-tree nodes
+
+
+def test_max_len_is_refused_with_kafka_whose_retention_lives_on_the_broker() -> None:
+    from mlgate.serving.stream_service import open_broker
+
+    with pytest.raises(ValidationError, match="set a Kafka topic's retention on the broker"):
+        open_broker(
+            "in", "out", "in.dead", "g", "c", 1000, kafka_bootstrap="127.0.0.1:1", max_len=10
+        )

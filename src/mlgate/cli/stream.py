@@ -59,12 +59,21 @@ def register(app: typer.Typer, open_governance: Callable[[], Any]) -> None:
         progress_seconds: Annotated[
             float, typer.Option(help="Seconds between progress lines.")
         ] = 10.0,
+        max_deliveries: Annotated[
+            int | None,
+            typer.Option(help="Dead-letter a message handed out more often (default 5)."),
+        ] = None,
+        max_len: Annotated[
+            int | None,
+            typer.Option(help="Trim output and dead-letter streams to about this many (Redis)."),
+        ] = None,
     ) -> None:
         """Score messages with the version deployed for streams; write results, ack inputs."""
         from mlgate.serving.stream import ConsumerOptions, Totals
         from mlgate.serving.stream_service import open_broker, serve_stream
 
-        options = ConsumerOptions(batch, block_ms, progress_seconds, max_messages)
+        limits = {} if max_deliveries is None else {"max_deliveries": max_deliveries}
+        options = ConsumerOptions(batch, block_ms, progress_seconds, max_messages, **limits)
         gov = open_governance()
         broker = open_broker(
             input_stream=input_stream,
@@ -75,6 +84,7 @@ def register(app: typer.Typer, open_governance: Callable[[], Any]) -> None:
             claim_idle_ms=claim_idle_ms,
             redis_url=redis_url or os.environ.get(REDIS_URL_ENV),
             kafka_bootstrap=kafka_bootstrap,
+            max_len=max_len,
         )
 
         def show(totals: Totals) -> None:

@@ -5,13 +5,17 @@ start of the stream). Results and dead letters are added and the inputs acknowle
 MULTI/EXEC transaction, one round trip per batch, so a result is never acknowledged without
 being written. On start the consumer first reads its own pending entries (XREADGROUP from id 0:
 messages it received before a crash and never acknowledged), then claims with XAUTOCLAIM the
-entries other consumers left idle longer than ``claim_idle_ms``.
+entries other consumers left idle longer than ``claim_idle_ms``. Every recovered message
+carries its delivery count (from XPENDING), so the loop can give up on one that keeps killing
+the consumer. With ``max_len`` the output and dead-letter streams are trimmed to about that
+many entries (``MAXLEN ~``), oldest first; without it they grow until a reader trims them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from urllib.parse import urlsplit, urlunsplit
 
 import redis
@@ -48,6 +52,7 @@ class RedisBroker:
         group: str,
         consumer: str,
         claim_idle_ms: int = CLAIM_IDLE_MS,
+        max_len: int | None = None,
     ) -> None:
         names = {"--input": input_stream, "--output": output_stream, "--dead-letter": dead_stream}
         if len(set(names.values())) < len(names):
@@ -62,6 +67,7 @@ class RedisBroker:
         self.group = group
         self.consumer = consumer
         self.claim_idle_ms = claim_idle_ms
+        self.max_len = max_len
 
     @classmethod
     def connect(
@@ -73,6 +79,7 @@ class RedisBroker:
         group: str,
         consumer: str,
         claim_idle_ms: int = CLAIM_IDLE_MS,
+        max_len: int | None = None,
     ) -> RedisBroker:
         """Connect to ``url``, check that Redis answers, and create the group if missing."""
         try:
@@ -85,7 +92,14 @@ class RedisBroker:
                 f"e.g. {DEFAULT_URL}"
             ) from None
         broker = cls(
-            client, input_stream, output_stream, dead_stream, group, consumer, claim_idle_ms
+            client,
+            input_stream,
+            output_stream,
+            dead_stream,
+            group,
+            consumer,
+            claim_idle_ms,
+            max_len,
         )
         try:
             client.ping()
@@ -122,7 +136,7 @@ class RedisBroker:
             if not entries:
                 break
             cursor = entries[-1][0]
-            batch = self._messages(entries)
+            batch = self._with_deliveries(self._messages(entries))
             logger.info("re-reading %d pending message(s) of %s", len(entries), self.consumer)
             if batch:
                 yield batch
@@ -138,7 +152,7 @@ class RedisBroker:
                 count=count,
             )
             start, entries = reply[0], reply[1]
-            batch = self._messages(entries)
+            batch = self._with_deliveries(self._messages(entries))
             if batch:
                 logger.info("claimed %d message(s) idle in other consumers", len(batch))
                 yield batch
@@ -165,10 +179,11 @@ class RedisBroker:
         if not done:
             return
         pipe = self.client.pipeline(transaction=True)
+        trim = {"maxlen": self.max_len, "approximate": True} if self.max_len else {}
         for fields in results:
-            pipe.xadd(self.output, fields)
+            pipe.xadd(self.output, fields, **trim)
         for fields in dead:
-            pipe.xadd(self.dead, fields)
+            pipe.xadd(self.dead, fields, **trim)
         pipe.xack(self.input_name, self.group, *[m.id for m in done])
         try:
             pipe.execute()
@@ -189,6 +204,16 @@ class RedisBroker:
             "no message is lost: unacknowledged ones are scored again on restart",
             hint="restart `mlgate stream` once Redis answers again",
         )
+
+    def _with_deliveries(self, batch: list[Message]) -> list[Message]:
+        """Return ``batch`` with each message's delivery count from the group's pending list."""
+        if not batch:
+            return batch
+        pending = self.client.xpending_range(
+            self.input_name, self.group, min=batch[0].id, max=batch[-1].id, count=len(batch) * 2
+        )
+        counts = {str(entry["message_id"]): int(entry["times_delivered"]) for entry in pending}
+        return [replace(m, deliveries=counts.get(m.id, m.deliveries)) for m in batch]
 
     def _messages(self, entries: list) -> list[Message]:
         batch = []

@@ -42,6 +42,7 @@ REASON_FIELD = "mlgate_reason"
 CONSUMER_FIELD = "mlgate_consumer"
 MESSAGE_ID_FIELD = "mlgate_message_id"
 INPUT_FIELD = "mlgate_input_stream"
+MAX_DELIVERIES = 5  # hand-outs of one message before it goes to the dead letters
 TRUE_TEXT = {"true", "1", "yes", "t", "y"}
 FALSE_TEXT = {"false", "0", "no", "f", "n"}
 
@@ -57,6 +58,7 @@ class Message:
     id: str
     fields: Mapping[str, str]
     ref: Any = None
+    deliveries: int = 1  # how often the broker has handed this message out, this time included
 
 
 class Broker(Protocol):
@@ -136,8 +138,13 @@ class ConsumerOptions:
     progress_seconds: float = 10.0
     max_messages: int | None = None
     claim_every_seconds: float = 60.0
+    max_deliveries: int = MAX_DELIVERIES
 
     def __post_init__(self) -> None:
+        if self.max_deliveries < 1:
+            raise ValidationError(
+                f"--max-deliveries must be at least 1; got {self.max_deliveries}"
+            )
         if self.batch < 1:
             raise ValidationError(f"--batch must be at least 1; got {self.batch}")
         if self.block_ms < 1:
@@ -401,8 +408,8 @@ def consume(
     )
 
     for batch in broker.recover(options.batch):
-        _handle(broker, scorer, batch, log, totals)
         totals.recovered += len(batch)
+        _handle(broker, scorer, _give_up_on_repeats(broker, batch, options, totals), log, totals)
         if stop.is_set() or _reached(options, totals):
             return _finish(broker, totals)
 
@@ -418,13 +425,35 @@ def consume(
         if now - last_claim >= options.claim_every_seconds:
             last_claim = now
             for claimed in broker.recover(options.batch):
-                _handle(broker, scorer, claimed, log, totals)
                 totals.recovered += len(claimed)
+                kept = _give_up_on_repeats(broker, claimed, options, totals)
+                _handle(broker, scorer, kept, log, totals)
         if now - last_report >= options.progress_seconds:
             last_report = now
             _report(broker, totals, progress)
 
     return _finish(broker, totals)
+
+
+def _give_up_on_repeats(
+    broker: Broker, batch: list[Message], options: ConsumerOptions, totals: Totals
+) -> list[Message]:
+    """Dead-letter the messages handed out ``max_deliveries`` times; return the others.
+
+    A message that kills the consumer before its batch is acknowledged (a row that exhausts
+    memory in the model, say) comes back after every restart; without a limit it would stop
+    the stream for good.
+    """
+    worn = [m for m in batch if m.deliveries > options.max_deliveries]
+    if not worn:
+        return batch
+    reason = (
+        f"delivered more than {options.max_deliveries} times without a result; the consumer "
+        "probably stopped while scoring it"
+    )
+    broker.commit([], [dead_letter(m, reason, broker) for m in worn], worn)
+    totals.dead += len(worn)
+    return [m for m in batch if m.deliveries <= options.max_deliveries]
 
 
 def _handle(
@@ -434,6 +463,8 @@ def _handle(
     log: PredictionSink | None,
     totals: Totals,
 ) -> None:
+    if not batch:
+        return
     outcome = score_batch(scorer, batch, broker)
     broker.commit(outcome.results, outcome.dead, batch)
 

@@ -33,8 +33,13 @@ def open_broker(
     claim_idle_ms: int,
     redis_url: str | None = None,
     kafka_bootstrap: str | None = None,
+    max_len: int | None = None,
 ) -> Broker:
-    """Return a Kafka broker when ``kafka_bootstrap`` is given, else a Redis one."""
+    """Return a Kafka broker when ``kafka_bootstrap`` is given, else a Redis one.
+
+    ``max_len`` caps the Redis output and dead-letter streams at about that many entries; a
+    Kafka topic's retention is set on the broker instead, so it is refused with Kafka.
+    """
     if kafka_bootstrap and redis_url:
         raise ValidationError(
             f"give either --kafka-bootstrap ({kafka_bootstrap}) or a Redis URL "
@@ -42,6 +47,13 @@ def open_broker(
         )
     if claim_idle_ms < 1:
         raise ValidationError(f"--claim-idle-ms must be at least 1; got {claim_idle_ms}")
+    if max_len is not None and max_len < 1:
+        raise ValidationError(f"--max-len must be at least 1; got {max_len}")
+    if kafka_bootstrap and max_len is not None:
+        raise ValidationError(
+            "--max-len applies to Redis streams; set a Kafka topic's retention on the broker "
+            "(retention.ms or retention.bytes) instead"
+        )
     if kafka_bootstrap:
         from mlgate.serving.kafka_stream import KafkaBroker
 
@@ -56,6 +68,7 @@ def open_broker(
         group,
         consumer,
         claim_idle_ms,
+        max_len,
     )
 
 
