@@ -378,6 +378,59 @@ def test_status_follows_the_share_of_drifted_features():
     assert run(reference, two_shifts, max_drift_share=0.5).status == "warn"
 
 
+def test_wasserstein_catches_a_shift_that_psi_on_decile_bins_misses():
+    # A Poisson mean 15 % higher moves little mass across the reference's decile bins of a
+    # discrete column, so PSI stays low, but the mass moves by a fifth of a standard deviation.
+    rng = np.random.default_rng(5)
+    reference = pd.DataFrame({"count": rng.poisson(3.0, 20_000).astype(float)})
+    current = pd.DataFrame({"count": rng.poisson(3.45, 20_000).astype(float)})
+
+    result = run(reference, current)
+    w1 = stats.wasserstein_distance(reference["count"], current["count"])
+    scaled = w1 / np.std(reference["count"])
+
+    assert result.metrics["count.psi"] < 0.2
+    assert result.metrics["count.wasserstein_scaled"] == pytest.approx(scaled, rel=1e-9)
+    assert scaled >= 0.1
+    assert result.metrics["count.drifted"] is True
+    assert "count: scaled Wasserstein distance" in messages(result)
+    assert (
+        run(reference, current, wasserstein_threshold=scaled + 0.01).metrics["count.drifted"]
+        is False
+    )
+    figures = {f.name: f for f in result.figures}
+    assert figures["drift_wasserstein_scaled"].threshold == 0.1
+
+
+def test_a_negligible_shift_is_not_flagged_however_many_rows():
+    # 0.05 standard deviations: the KS test calls it significant at 200k rows; the effect
+    # sizes stay below their thresholds.
+    rng = np.random.default_rng(6)
+    reference = pd.DataFrame({"x": rng.normal(size=200_000)})
+    current = pd.DataFrame({"x": rng.normal(size=200_000) + 0.05})
+
+    result = run(reference, current)
+
+    assert result.metrics["x.ks_pvalue"] < 1e-10
+    assert result.metrics["x.wasserstein_scaled"] == pytest.approx(0.05, abs=0.01)
+    assert result.metrics["x.drifted"] is False
+
+
+def test_unseen_share_counts_current_values_of_categories_absent_from_the_reference():
+    reference = pd.DataFrame({"c": ["a"] * 60 + ["b"] * 40})
+    current = pd.DataFrame({"c": ["a"] * 50 + ["b"] * 20 + ["z"] * 20 + ["y"] * 5 + [None] * 5})
+
+    result = run(reference, current)
+
+    assert result.metrics["c.unseen_share"] == pytest.approx(25 / 95, rel=1e-12)
+    assert run(reference, reference).metrics["c.unseen_share"] == 0.0
+    assert drift.unseen_share(["a", "z"], [3, 0], [1, 1]) == 0.5
+    assert (
+        "x.unseen_share"
+        not in run(pd.DataFrame({"x": [1.0, 2.0]}), pd.DataFrame({"x": [1.0, 2.0]})).metrics
+    )
+
+
 def test_target_is_left_out_and_declared_features_are_used():
     rng = np.random.default_rng(2)
     reference = pd.DataFrame({"a": rng.normal(size=500), "b": rng.normal(size=500), "y": 0})

@@ -122,5 +122,5 @@ def numeric_row(
     row["findings"] = dr.numeric_findings(name, scale, n_distinct, merged_size, n_inf)
     row["findings"] += dr._sample_findings(name, ref.size, cur.size, limits)
     row["reason"] = None
-    row["drifted"] = dr._verdict(row, limits)
+    row["drifted"] = dr.is_drifted(row, limits)
     return row
