@@ -66,8 +66,7 @@ def test_saved_config_with_search_reads_back_equal(tmp_path: Path) -> None:
         ({"cv": {"folds": 1}}, "training.cv.folds: Input should be greater than or equal to 2"),
         (
             {"cv": {"group_column": "g"}},
-            "training.cv: group_column applies to scheme 'group'; got scheme "
-            "'stratified'",
+            "training.cv: group_column applies to scheme 'group'; got scheme 'stratified'",
         ),
         (
             {"cv": {"shuffle": True}},
@@ -81,8 +80,7 @@ def test_saved_config_with_search_reads_back_equal(tmp_path: Path) -> None:
         ),
         (
             {"search": {"space": {"C": {"type": "float", "lo": 1, "high": 2}}}},
-            "training.search.space.C: unknown key(s) lo; expected type, low, high, "
-            "log, choices",
+            "training.search.space.C: unknown key(s) lo; expected type, low, high, log, choices",
         ),
         (
             {"search": {"space": {"C": {"type": "double", "low": 1, "high": 2}}}},
@@ -139,8 +137,7 @@ def test_saved_config_with_search_reads_back_equal(tmp_path: Path) -> None:
                 "candidates": [{"name": "a", "estimator": "x.Y"}],
                 "search": {"space": {"C": {"type": "float", "low": 1, "high": 2}}},
             },
-            "training: search.space describes training.estimator, which candidates "
-            "replace",
+            "training: search.space describes training.estimator, which candidates replace",
         ),
     ],
 )
