@@ -50,8 +50,9 @@ def test_demo_shows_refusals_retraining_and_a_waiver(demo_root: Path) -> None:
     assert snap.model.version == 2
     assert "status_sex" not in [c["name"] for c in snap.model.signature]
     # The proxy is dropped, yet sex still separates outcomes; and two slices of applicants
-    # with a negative balance stay markedly worse. Both are waived with a reason, not hidden.
-    assert sorted(w.requirement_id for w in snap.waivers) == ["fairness", "slices"]
+    # with a negative balance stay markedly worse. The recent window's larger, longer loans
+    # drift materially. Each is waived with a reason, not hidden.
+    assert sorted(w.requirement_id for w in snap.waivers) == ["drift", "fairness", "slices"]
     with gov.transaction() as session:
         actions = [row[0] for row in session.execute(text("SELECT action FROM audit_events"))]
     assert "stage.advance.refused" in actions

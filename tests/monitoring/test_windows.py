@@ -86,3 +86,11 @@ def test_windows_are_aligned_to_the_epoch_and_only_complete_ones_are_returned(
     assert [w.rows() for w in windows] == [24, 0]
     assert align(_at(3, 17), timedelta(hours=6)) == _at(3, 12)
     assert log_span(tmp_path) == (_at(1), _at(3, 2))
+
+
+def test_an_unreadable_file_does_not_hide_the_span_of_the_log(tmp_path: Path) -> None:
+    _log_day(tmp_path, "2026-12-01", [1.0, 2.0])
+    _log_day(tmp_path, "2026-12-02", [1.0, 2.0])
+    (tmp_path / "date=2026-12-02" / "part-0.parquet").write_bytes(b"not parquet")
+
+    assert log_span(tmp_path) == (_at(1), _at(2, 1))

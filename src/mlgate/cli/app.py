@@ -21,14 +21,18 @@ from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, T
 from mlgate import __version__
 from mlgate.cli import deployments as deployments_cli
 from mlgate.cli import mitigate as mitigate_cli
+from mlgate.cli import monitor as monitor_cli
 from mlgate.cli import pipelines as pipelines_cli
 from mlgate.cli import release as release_cli
 from mlgate.cli import serving as serving_cli
 from mlgate.cli import stream as stream_cli
 from mlgate.cli import testing as testing_cli
+from mlgate.cli.alerts import alerts_app
 from mlgate.cli.features import feature_app
 from mlgate.cli.findings import finding_app
+from mlgate.cli.labels import kpi_app, label_app
 from mlgate.cli.render import (
+    alert_table,
     check_table,
     console,
     err_console,
@@ -67,6 +71,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(policy_app, name="policy")
 app.add_typer(feature_app, name="feature")
 app.add_typer(finding_app, name="finding")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(label_app, name="labels")
+app.add_typer(kpi_app, name="kpi")
 
 STATE = {"actor": None}
 
@@ -174,6 +181,7 @@ def status(
 ) -> None:
     """Show the current stage and, per requirement, what satisfied it or what is missing."""
     from mlgate.lifecycle.notices import configuration_notices, notices
+    from mlgate.monitoring.alerts import open_alerts
 
     gov = _gov()
     project, stages = gov.status()
@@ -185,6 +193,9 @@ def status(
         )
         + notices(snapshot)
     )
+    alerts = open_alerts(gov)
+    if alerts:
+        console.print(alert_table(alerts, "Open monitoring alerts"))
 
 
 @app.command()
@@ -722,6 +733,7 @@ serving_cli.register(app, _gov)
 pipelines_cli.register(app, _gov)
 stream_cli.register(app, _gov)
 deployments_cli.register(app, _gov)
+monitor_cli.register(app, _gov, _progress)
 
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C

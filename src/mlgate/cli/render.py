@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -124,3 +125,31 @@ def print_notices(found: Sequence[Notice]) -> None:
     for notice in sorted(found, key=lambda n: n.severity != "fail"):
         style = "red" if notice.severity == "fail" else "yellow"
         console.print(f"  [{style}]{notice.severity}[/] {notice.message} - {notice.hint}")
+
+
+ALERT_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold red"}
+
+
+def alert_table(alerts: Sequence[object], title: str, how: dict[int, str] | None = None) -> Table:
+    """Return alerts as a table: severity, rule, subject, since, last value against threshold.
+
+    ``how`` maps a resolved alert's id to how it closed; open alerts show ``open``.
+    """
+    table = Table(title=title, title_justify="left")
+    for column in ("id", "severity", "rule", "subject", "since", "last value", "windows"):
+        table.add_column(column, overflow="fold")
+    table.add_column("status", overflow="fold")
+    for alert in alerts:
+        a: Any = alert
+        side = "<" if a.last_value < a.threshold else ">" if a.last_value > a.threshold else "="
+        table.add_row(
+            str(a.id),
+            Text(a.severity, style=ALERT_STYLE.get(a.severity, "")),
+            a.rule_id,
+            a.subject,
+            f"{a.first_window_start:%Y-%m-%d %H:%M}",
+            f"{a.last_value:.4g} {side} {a.threshold:.4g}",
+            str(a.breaches),
+            "open" if a.open else (how or {}).get(a.id, "resolved"),
+        )
+    return table

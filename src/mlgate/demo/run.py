@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -29,21 +29,28 @@ from rich.table import Table
 from mlgate.config import DataConfig, ReviewConfig, TrainingConfig, WorkspaceConfig
 from mlgate.contracts import dump_contract, infer_contract
 from mlgate.demo.data import load_german_credit, split
+from mlgate.demo.production import midnight, replay_month, share_approved, write_log
 from mlgate.documents import example
 from mlgate.errors import ConflictError, PolicyViolation
 from mlgate.lifecycle.data import register_dataset
-from mlgate.lifecycle.deploy import deploy, predict_file
+from mlgate.lifecycle.deploy import deploy, deployed_version, load_scorer, predict_file
 from mlgate.lifecycle.evidence import ensure_checks, submit_document
 from mlgate.lifecycle.findings import add_finding, close_finding, update_finding
 from mlgate.lifecycle.gates import evaluate_stage
 from mlgate.lifecycle.models import train_model
 from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
+from mlgate.monitoring.dashboard import write_dashboard
+from mlgate.monitoring.kpis import record_kpi
+from mlgate.monitoring.labels import ingest_labels
+from mlgate.monitoring.run import MonitorSummary, monitor
+from mlgate.monitoring.settings import KpiSpec, MonitoringConfig, Rule
 from mlgate.policy.model import Requirement
 from mlgate.release.package import package_model
 from mlgate.reports.card import write_card
 from mlgate.reports.collect import collect, explore_dataset
 from mlgate.reports.governance import write_governance
+from mlgate.serving.predictions import prediction_log_folder
 
 logger = logging.getLogger(__name__)
 console = Console(highlight=False)
@@ -63,6 +70,10 @@ TEAM = {
 AUTHORS = {"business_case": "carol", "data_access_grant": "rita"}
 _CACHES = shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache")
 DATASET_FOR_STAGE = {"kickoff": "train", "development": "holdout", "monitoring": "current"}
+# The business case's second success metric, as monitoring names a KPI.
+AUTOMATION_KPI = "share_of_applications_decided_without_manual_review"
+REPLAYED_DAYS, LABELLED_DAYS = 30, 20
+REFER_BELOW = 0.5  # as in the team's credit_scoring/predict.py
 
 
 @dataclass
@@ -147,6 +158,21 @@ class _Demo:
                 seed=7,
             ),
             review=ReviewConfig(source=["src"]),
+            monitoring=MonitoringConfig(
+                kpis=[KpiSpec(name=AUTOMATION_KPI, unit="%", direction="higher")],
+                extra_rules=[
+                    Rule(
+                        id="automation_kpi",
+                        metric=f"kpi.{AUTOMATION_KPI}",
+                        when="below",
+                        threshold="business_case",
+                        min_samples=1,
+                        severity="medium",
+                        description="Fewer applications than the business case promised were "
+                        "decided without a credit officer.",
+                    )
+                ],
+            ),
         )
 
     def gov(self, actor: str) -> Governance:
@@ -243,6 +269,7 @@ class _Demo:
         if stage == "monitoring":
             self._package(log)
             self._score(log)
+            self._watch(log)
 
         states = evaluate_stage(alice.snapshot_now(), stage)
         log.met, log.total = sum(s.met for s in states), len(states)
@@ -330,6 +357,7 @@ class _Demo:
             "fairness": "A threshold optimiser (mlgate mitigate) is evaluated",
             "slices": "More applications from the flagged groups are collected and the model "
             "is retrained",
+            "drift": "The model is retrained on recent applications and validated again",
         }.get(requirement_id, "The cause is investigated")
         reason = (
             "Accepted by the risk committee for a 90-day pilot with manual review of every "
@@ -440,6 +468,68 @@ class _Demo:
         log.events.append(f"{run.rows} applications batch-scored with v{run.model_version}")
         console.print(f"scored {run.rows} applications with model v{run.model_version} -> {out}")
 
+    def _watch(self, log: StageLog) -> None:
+        """A month in production: the monitor finds the drift, then the late labels and KPI."""
+        eric = self.gov("eric")
+        version = deployed_version(eric, "batch")
+        assert version is not None
+        scorer = load_scorer(eric, version)
+        today = midnight(datetime.now(UTC))
+        # Tomorrow's applicants resemble yesterday's: every labelled application is a template.
+        pool = pd.concat([pd.read_csv(self.files[n]) for n in ("train", "holdout")])
+        month = replay_month(pool, scorer, self.config.data.target, end=today)
+        rows = write_log(
+            prediction_log_folder(eric), month, scorer.features, eric.sensitive, version.version
+        )
+        console.print(
+            f"a month of production replayed: {rows:,} applications scored by v"
+            f"{version.version} and logged over {REPLAYED_DAYS} days; loans asked for are "
+            f"larger from {month.shifted_from:%Y-%m-%d} on"
+        )
+        first = monitor(eric)
+        self._show_monitoring(first, log)
+
+        known = month.first_day + timedelta(days=LABELLED_DAYS)
+        labels = ingest_labels(eric, month.labels(before=known))
+        console.print(
+            f"eric brought in the outcomes of the first {LABELLED_DAYS} days: "
+            f"{labels.stored:,} labels"
+        )
+        for start, end in _months(month.first_day, today):
+            share = share_approved(month, start, end, REFER_BELOW)
+            last_day = (end - timedelta(days=1)).date()
+            record_kpi(self.gov("carol"), AUTOMATION_KPI, share, start.date(), last_day, "demo")
+            console.print(
+                f"carol reported {share:.1f}% of applications decided without manual review "
+                f"for {start:%Y-%m-%d} to {last_day} (target in the business case: 60%)"
+            )
+        second = monitor(eric)
+        self._show_monitoring(second, log)
+
+        page = write_dashboard(eric, self.root / "monitoring.html")
+        log.events.append(f"monitoring dashboard written ({page.name})")
+        console.print(f"monitoring dashboard: {page.name}")
+
+    def _show_monitoring(self, summary: MonitorSummary, log: StageLog) -> None:
+        if summary.windows:
+            drifted = sorted({f for w in summary.windows for f in w.drifted})
+            log.events.append(
+                f"{len(summary.windows)} windows monitored; drift in {', '.join(drifted) or '-'}"
+            )
+            console.print(
+                f"monitoring read {len(summary.windows)} windows "
+                f"({sum(w.rows for w in summary.windows if w.length == '1d'):,} daily rows); "
+                f"drifted: {', '.join(drifted) or 'nothing'}"
+            )
+        if summary.caught_up or summary.kpis:
+            console.print(
+                f"late values: {summary.caught_up} performance values recomputed with the "
+                f"labels, {summary.kpis} KPI values evaluated"
+            )
+        for alert in summary.opened:
+            log.events.append(f"alert {alert.rule_id} on {alert.subject}")
+            console.print(f"[red]alert[/red] ({alert.severity}) {alert.message}")
+
     # -- wrap-up ----------------------------------------------------------------------------
 
     def _finish(self) -> Path:
@@ -463,6 +553,14 @@ class _Demo:
 
 
 def _in_days(days: int):  # type: ignore[no-untyped-def]
-    from datetime import timedelta
-
     return datetime.now(UTC).date() + timedelta(days=days)
+
+
+def _months(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+    """Return the calendar months that ``[start, end)`` touches, each cut to that span."""
+    spans = []
+    while start < end:
+        following = (start.replace(day=1) + timedelta(days=32)).replace(day=1)
+        spans.append((start, min(following, end)))
+        start = following
+    return spans

@@ -201,6 +201,13 @@ class MonitoringConfig(BaseModel):
     def _window_ok(cls, value: str) -> str:
         return _valid_window(value)
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule_ok(cls, value: str | None) -> str | None:
+        from mlgate.pipelines.cron import check_cron
+
+        return None if value is None else check_cron(value)
+
 
 def effective_rules(policy_rules: list[Rule], config: MonitoringConfig, tier: Tier) -> list[Rule]:
     """Return the rules for a project of ``tier``: the policy's, overridden, plus its own.

@@ -113,18 +113,35 @@ def _concat(pieces: list[pa.Table], columns: list[str]) -> pa.Table:
 
 
 def log_span(folder: Path) -> tuple[datetime, datetime] | None:
-    """Return the first and last logged moment in ``folder``, or None when nothing is logged."""
-    first = last = None
-    for path in sorted(Path(folder).glob("date=*/part-*.parquet")):
-        ts = pq.read_table(path, columns=["ts"]).column("ts")
-        if len(ts) == 0:
-            continue
-        low, high = pc.min(ts).as_py(), pc.max(ts).as_py()
-        first = low if first is None or low < first else first
-        last = high if last is None or high > last else last
+    """Return the first and last logged moment in ``folder``, or None when nothing is logged.
+
+    Only the first and the last day folder holding readable rows are opened, so the cost does
+    not grow with the log. A file that cannot be read is skipped here with a warning; the
+    window that holds it fails on its own when it is monitored, naming the file.
+    """
+    days = sorted(Path(folder).glob("date=*"))
+    first = next((low for low, _ in map(_day_span, days) if low is not None), None)
+    last = next((high for _, high in map(_day_span, reversed(days)) if high is not None), None)
     if first is None or last is None:
         return None
     return first.astimezone(UTC), last.astimezone(UTC)
+
+
+def _day_span(day_folder: Path) -> tuple[datetime | None, datetime | None]:
+    """Return the earliest and latest ``ts`` in one day folder's files (None when empty)."""
+    low = high = None
+    for path in sorted(day_folder.glob("part-*.parquet")):
+        try:
+            ts = pq.read_table(path, columns=["ts"]).column("ts")
+        except (OSError, pa.ArrowException, KeyError) as error:
+            logger.warning("skipping unreadable prediction log file %s: %s", path.name, error)
+            continue
+        if len(ts) == 0:
+            continue
+        first, last = pc.min(ts).as_py(), pc.max(ts).as_py()
+        low = first if low is None or first < low else low
+        high = last if high is None or last > high else high
+    return low, high
 
 
 def align(moment: datetime, length: timedelta) -> datetime:

@@ -33,7 +33,7 @@ from mlgate.registry.models import PipelineRun
 
 logger = logging.getLogger(__name__)
 
-TRIGGERS = ("manual", "schedule")
+TRIGGERS = ("manual", "schedule", "monitor")
 EXCERPT_LINES = 20
 EXCERPT_CHARS = 4000
 KILL_GRACE_SECONDS = 10.0

@@ -6,6 +6,10 @@ pipeline is due and runs for it. Only the latest slot is ever run, so a schedule
 for a week catches up one missed run, not seven; a pipeline that has never run on schedule runs
 its latest slot at the first poll. Due pipelines run one after another.
 
+Monitoring (``monitoring.schedule`` in mlgate.yaml) is due the same way: once per slot, after
+the pipelines. Its windows are claimed one by one in the store, so two schedulers never
+monitor a window twice even when both find the slot due.
+
 The slot is recorded with the run and is unique per pipeline in the store, so two schedulers on
 one team database run each slot once between them: the second one's claim is refused and it
 moves on. A SIGTERM (or Ctrl-C) stops the loop: a running worker is stopped, its run recorded as
@@ -93,6 +97,7 @@ class Scheduler:
         self.clock = clock
         self.runner = runner
         self.stop = threading.Event()
+        self.monitored_slot: datetime | None = None  # the last monitoring slot run here
 
     def run_due(self) -> list[PipelineRun]:
         """Run every pipeline due now, one after another; return the runs made."""
@@ -105,7 +110,36 @@ class Scheduler:
             run = self._run_one(gov, item)
             if run is not None:
                 runs.append(run)
+        if not self.stop.is_set():
+            self._monitor_if_due(gov)
         return runs
+
+    def _monitor_if_due(self, gov: Governance) -> None:
+        """Run monitoring once for its latest slot, unless it ran for that slot already."""
+        from mlgate.monitoring.run import monitor, monitored_on_schedule_since
+
+        schedule = gov.config.monitoring.schedule
+        if schedule is None:
+            return
+        slot = latest_slot(schedule, self.clock())
+        if self.monitored_slot is not None and slot <= self.monitored_slot:
+            return
+        if self.monitored_slot is None and monitored_on_schedule_since(gov, slot):
+            self.monitored_slot = slot
+            return
+        logger.info("monitoring is due for slot %s", slot.isoformat())
+        self.monitored_slot = slot
+        try:
+            summary = monitor(gov, trigger="schedule")
+        except GovernanceError as exc:
+            logger.warning("could not run monitoring: %s", exc.message)
+            return
+        logger.info(
+            "monitoring for slot %s: %d window(s), %d alert(s) opened",
+            slot.isoformat(),
+            len(summary.windows),
+            len(summary.opened),
+        )
 
     def _run_one(self, gov: Governance, item: Due) -> PipelineRun | None:
         logger.info("pipeline %s is due for slot %s", item.pipeline, item.slot.isoformat())

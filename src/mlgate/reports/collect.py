@@ -6,6 +6,7 @@ card can all be made from it without touching the database again.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
         all_datasets = {d.id: d for d in _all_datasets(session, snap.project.id)}
         datasets.update(all_datasets)
         findings = _review_findings(session, snap.project.id, models)
+        alerts, monitor_runs = _monitoring_alerts(session, snap.project.id, events)
 
     return {
         "generated_at": _when(now),
@@ -74,6 +76,8 @@ def collect(gov: Governance, now: datetime | None = None) -> dict[str, Any]:
             for d in all_datasets.values()
         ],
         "review_findings": findings,
+        "monitoring_alerts": alerts,
+        "monitor_runs": monitor_runs,
         "stages": [
             {
                 "id": s.id,
@@ -220,6 +224,50 @@ def _review_findings(
         }
         for f in rows
     ]
+
+
+def _monitoring_alerts(
+    session: Any, project_id: int, events: Sequence[AuditEvent]
+) -> tuple[list[dict[str, Any]], int]:
+    """Every monitoring alert, open ones first, with how it closed; and the monitor run count."""
+    from sqlalchemy import func
+
+    from mlgate.monitoring.alerts import describe_resolution
+    from mlgate.registry.models import Alert, MonitorRun
+
+    closed = {
+        int(e.subject.removeprefix("alert:")): {"actor": e.actor, **e.payload}
+        for e in events
+        if e.action == "alert.resolved" and e.subject.removeprefix("alert:").isdigit()
+    }
+    stmt = select(Alert).where(Alert.project_id == project_id).order_by(Alert.id)
+    rows = sorted(session.execute(stmt).scalars(), key=lambda a: (not a.open, a.id))
+    runs = session.execute(
+        select(func.count()).select_from(MonitorRun).where(MonitorRun.project_id == project_id)
+    ).scalar_one()
+    return [
+        {
+            "id": a.id,
+            "severity": a.severity,
+            "rule": a.rule_id,
+            "metric": a.metric,
+            "subject": a.subject,
+            "threshold": a.threshold,
+            "first_value": a.first_value,
+            "last_value": a.last_value,
+            "since": _when(a.first_window_start),
+            "last_window_end": _when(a.last_window_end),
+            "breaches": a.breaches,
+            "model_version": a.model_version,
+            "message": a.message,
+            "status": "open" if a.open else "resolved",
+            "opened_at": _when(a.opened_at),
+            "resolved_at": _when(a.resolved_at),
+            "how": None if a.open else describe_resolution(closed.get(a.id)),
+            "deliveries": [f"{d.get('channel')} {d.get('status')}" for d in (a.notified or [])],
+        }
+        for a in rows
+    ], int(runs)
 
 
 def _contract_summary(contract: dict[str, Any] | None) -> dict[str, Any] | None:

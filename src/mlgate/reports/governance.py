@@ -62,7 +62,14 @@ def render_governance(data: Mapping[str, Any]) -> str:
     return (
         _environment()
         .get_template(TEMPLATE)
-        .render(**context, completeness=score, findings=findings, regulatory=_references())
+        .render(
+            **context,
+            completeness=score,
+            findings=findings,
+            monitoring_alerts=data.get("monitoring_alerts") or [],
+            monitor_runs=data.get("monitor_runs") or 0,
+            regulatory=_references(),
+        )
     )
 
 
@@ -141,6 +148,8 @@ def _record_present(name: str, data: Mapping[str, Any]) -> bool:
         return bool(data.get("deployments"))
     if name == "audit":
         return bool((data.get("audit") or {}).get("ok"))
+    if name == "alerts":
+        return bool(data.get("monitor_runs") or data.get("monitoring_alerts"))
     findings = data.get("review_findings") or []
     return bool(findings) and all(f.get("status") != OPEN_FINDING for f in findings)
 

@@ -15,8 +15,9 @@ An expected item is one of:
     an approving decision recorded on ``REQUIREMENT``;
 ``("record", WHAT)``
     a fact of the registry: ``dataset`` (a registered dataset version), ``model`` (a registered
-    model version), ``deployment`` (a deployment), ``audit`` (an audit chain that verifies) or
-    ``findings_closed`` (validation findings exist and none is open).
+    model version), ``deployment`` (a deployment), ``audit`` (an audit chain that verifies),
+    ``findings_closed`` (validation findings exist and none is open) or ``alerts`` (the
+    deployed model is monitored: monitor runs or alerts are recorded, every alert listed).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ SECTIONS: tuple[Section, ...] = (
             ("evidence", "emergency_contacts"),
             ("evidence", "run_logs"),
             ("evidence", "drift"),
+            ("record", "alerts"),
         ),
     ),
     Section(
@@ -140,7 +142,7 @@ SECTIONS: tuple[Section, ...] = (
 )
 
 ITEM_KINDS = ("evidence", "approval", "record")
-RECORDS = ("dataset", "model", "deployment", "audit", "findings_closed")
+RECORDS = ("dataset", "model", "deployment", "audit", "findings_closed", "alerts")
 
 
 def item_label(item: Item) -> str:
@@ -155,5 +157,6 @@ def item_label(item: Item) -> str:
             "deployment": "a deployment",
             "audit": "a verified audit chain",
             "findings_closed": "validation findings, all closed",
+            "alerts": "monitoring runs and their alerts",
         }[name]
     return name.replace("_", " ")
