@@ -27,7 +27,9 @@ from sklearn.tree import DecisionTreeClassifier, ExtraTreeClassifier
 
 from mlgate.serving.model_calls import (
     as_array,
+    call,
     labels_from_proba,
+    names_warning_silenced,
     reads_label_from_proba,
     takes_array,
 )
@@ -176,3 +178,22 @@ def test_tied_rows_of_a_sparse_input_are_predicted_by_the_model() -> None:
 
     expected = model.predict(inputs)
     assert labels.tolist() == [expected[0], 0, expected[2]]
+
+
+def test_a_server_silences_the_missing_names_warning_only_while_it_serves() -> None:
+    frame, y = _data(2)
+    model = LogisticRegression().fit(frame, y)
+    array = frame.to_numpy()
+    before = list(warnings.filters)
+
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        with names_warning_silenced():
+            labels = call(model.predict, array)
+        model.predict(array)  # the warning is back once the server stops
+
+    assert labels.tolist() == model.predict(frame).tolist()
+    assert [str(w.message) for w in seen] == [
+        "X does not have valid feature names, but LogisticRegression was fitted with feature names"
+    ]
+    assert warnings.filters == before

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from mlflow.utils.proto_json_utils import dump_input_data
 
@@ -32,13 +36,14 @@ from mlgate.lifecycle.deploy import deployed_version, load_scorer, predict_file
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import Deployment
 from mlgate.serving.predictions import prediction_log_folder, read_predictions
-from mlgate.serving.rest import Served, ServeSettings, check_answers, create_app
+from mlgate.serving.rest import RequestIds, Served, ServeSettings, check_answers, create_app
 from tests.fixtures import Cli
 from tests.release.conftest import free_port
 from tests.serving.deployed import copy_of, deployed_workspace, mlgate
 
 BIN = Path(sys.executable).parent
 JSON = {"Content-Type": "application/json"}
+CSV = "text/csv"
 GOOD = {"dataframe_records": [{"x1": 0.3, "x2": -1.2, "region": "s"}]}
 MODEL = "deployed"
 
@@ -130,7 +135,12 @@ def _formats(frame: pd.DataFrame) -> dict[str, tuple[str, Any, str]]:
     rows = frame.to_numpy().tolist()
     columns = frame.to_dict(orient="list")
     v2_columns = [
-        {"name": c, "shape": [len(frame)], "datatype": "FP64", "data": columns[c]}
+        {
+            "name": c,
+            "shape": [len(frame)],
+            "datatype": "FP64" if c != "region" else "BYTES",
+            "data": columns[c],
+        }
         for c in frame.columns
     ]
     v2_matrix = [{"name": "input", "shape": [len(frame), 3], "datatype": "BYTES", "data": rows}]
@@ -193,7 +203,7 @@ BAD_REQUESTS = [
         ),
         "application/json",
         400,
-        "column x2 must be numeric but has 1 non-numeric value(s)",
+        'column x2 must be numeric; row 0 of the request holds a string ("a")',
     ),
     ("empty body", "", "application/json", 400, "the request body is empty"),
     ("invalid JSON", '{"dataframe_records": [', "application/json", 400, "not valid JSON"),
@@ -257,7 +267,9 @@ def test_a_malformed_request_is_refused_and_the_server_keeps_serving(
     after = client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
 
     assert response.status_code == status
-    assert response.json()["error_code"] == "BAD_REQUEST"
+    assert response.json()["error_code"] == (
+        "UNSUPPORTED_MEDIA_TYPE" if status == 415 else "BAD_REQUEST"
+    )
     assert message in response.json()["message"]
     assert after.status_code == 200
     assert len(after.json()["predictions"]) == 1
@@ -280,6 +292,7 @@ def test_a_request_without_content_type_is_415(client: TestClient) -> None:
     response = client.post("/invocations", content=json.dumps(GOOD))
 
     assert response.status_code == 415
+    assert response.json()["error_code"] == "UNSUPPORTED_MEDIA_TYPE"
     assert "send a Content-Type header" in response.json()["message"]
 
 
@@ -503,3 +516,193 @@ def test_a_failing_model_gives_json_and_the_server_goes_on(
     assert refused.status_code == status
     assert message in refused.json()["message"]
     assert after.status_code == 200
+
+
+def _split(row: list[Any]) -> dict[str, Any]:
+    return {"dataframe_split": {"columns": ["x1", "x2", "region"], "data": [row]}}
+
+
+def _mlflow_bodies(cell: Any, column: str) -> dict[str, dict[str, Any]]:
+    """The one-row request with ``cell`` in ``column``, in each of the four MLflow formats."""
+    record = {**GOOD["dataframe_records"][0], column: cell}
+    row = [record[c] for c in ("x1", "x2", "region")]
+    return {
+        "dataframe_split": _split(row),
+        "dataframe_records": {"dataframe_records": [record]},
+        "instances": {"instances": [row]},
+        "inputs": {"inputs": {name: [value] for name, value in record.items()}},
+    }
+
+
+@pytest.mark.parametrize(
+    ("cell", "described"),
+    [(True, "a boolean (true)"), ("12", 'a string ("12")'), (False, "a boolean (false)")],
+)
+def test_a_boolean_or_a_numeric_string_in_a_numeric_column_is_refused(
+    client: TestClient, cell: Any, described: str
+) -> None:
+    for name, body in _mlflow_bodies(cell, "x2").items():
+        response = client.post("/invocations", content=json.dumps(body), headers=JSON)
+
+        assert response.status_code == 400, name
+        message = response.json()["message"]
+        assert f"column x2 must be numeric; row 0 of the request holds {described}" in message
+        assert "expected a JSON number" in message
+
+
+def test_a_csv_body_keeps_reading_numbers_as_a_batch_file_does(client: TestClient) -> None:
+    response = client.post(
+        "/invocations", content="x1,x2,region\n0.3,-1.2,s\n", headers={"Content-Type": CSV}
+    )
+    expected = client.post("/invocations", content=json.dumps(GOOD), headers=JSON)
+
+    assert response.status_code == 200
+    assert response.json() == expected.json()
+
+
+@pytest.mark.parametrize("cell", [[1], [], [[1]], {"a": 1}, {}], ids=repr)
+@pytest.mark.parametrize("column", ["x1", "region"])
+def test_a_nested_cell_is_refused_naming_its_column(
+    client: TestClient, cell: Any, column: str
+) -> None:
+    for name, body in _mlflow_bodies(cell, column).items():
+        response = client.post("/invocations", content=json.dumps(body), headers=JSON)
+
+        assert response.status_code == 400, name
+        message = response.json()["message"]
+        assert "unhashable" not in message
+        kind = "a list" if isinstance(cell, list) else "an object"
+        expected = f"column {column} must hold one value per row; row 0 of the request holds"
+        assert f"{expected} {kind} ({json.dumps(cell)})" in message, (name, message)
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("scores=maybe", "query parameter scores must be one of true, 1, yes, false, 0, no; "),
+        ("scores=", "got ''"),
+        ("score=true", "unknown query parameter 'score'; /invocations takes scores"),
+    ],
+)
+def test_an_unknown_query_parameter_or_value_is_refused(
+    client: TestClient, query: str, message: str
+) -> None:
+    response = client.post(f"/invocations?{query}", content=json.dumps(GOOD), headers=JSON)
+
+    assert response.status_code == 400
+    assert message in response.json()["message"]
+
+
+def test_scores_true_and_false_are_both_understood(client: TestClient) -> None:
+    plain = client.post("/invocations", content=json.dumps(GOOD), headers=JSON).json()
+    off = client.post("/invocations?scores=False", content=json.dumps(GOOD), headers=JSON)
+    on = client.post("/invocations?scores=true", content=json.dumps(GOOD), headers=JSON)
+
+    assert off.json() == plain
+    assert on.json()["predictions"][0]["prediction"] == plain["predictions"][0]
+    assert 0.0 <= on.json()["predictions"][0]["score"] <= 1.0
+
+
+V2_MISMATCHES = [
+    (
+        {"name": "input", "shape": [2, 3], "datatype": "BYTES", "data": [1, 2, "n", 3, 4]},
+        "V2 input 'input' has 5 value(s); its shape [2, 3] needs 6",
+    ),
+    (
+        {"name": "x1", "shape": [1], "datatype": "FP32", "data": ["0.5"]},
+        "V2 input 'x1' has datatype FP32, so every value must be a number or null; value 0 "
+        'is a string ("0.5")',
+    ),
+    (
+        {"name": "x1", "shape": [1], "datatype": "INT64", "data": [0.5]},
+        "every value must be an integer; value 0 is a number (0.5)",
+    ),
+    (
+        {"name": "x1", "shape": [1], "datatype": "BOOL", "data": [1]},
+        "every value must be a boolean; value 0 is a number (1)",
+    ),
+    (
+        {"name": "x1", "shape": [1], "datatype": "FLOAT", "data": [0.5]},
+        "V2 input 'x1' has datatype \"FLOAT\"; expected one of BOOL, INT8",
+    ),
+    (
+        {"name": "x1", "shape": "1", "datatype": "FP64", "data": [0.5]},
+        "V2 input 'x1' needs 'shape': a list of non-negative integers; got \"1\"",
+    ),
+    (
+        {"name": "x1", "datatype": "FP64", "data": [0.5]},
+        "V2 input 'x1' needs 'shape': a list of non-negative integers; got null",
+    ),
+]
+
+
+@pytest.mark.parametrize(("tensor", "message"), V2_MISMATCHES)
+def test_a_v2_input_whose_shape_or_datatype_does_not_fit_its_data_is_refused(
+    client: TestClient, tensor: dict[str, Any], message: str
+) -> None:
+    others = [
+        {"name": "x2", "shape": [1], "datatype": "FP64", "data": [-1.2]},
+        {"name": "region", "shape": [1], "datatype": "BYTES", "data": ["s"]},
+    ]
+    inputs = [tensor] if tensor["name"] == "input" else [tensor, *others]
+
+    response = client.post(f"/v2/models/{MODEL}/infer", json={"inputs": inputs})
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+
+
+def test_a_client_that_leaves_mid_body_is_one_info_line(
+    built: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = create_app(Governance.open(built, "alice"), ServeSettings(poll_seconds=60))
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    caplog.set_level(logging.INFO)
+    thread.start()
+    try:
+        _wait_until(lambda: server.started)
+        with socket.create_connection(("127.0.0.1", port)) as connection:
+            connection.sendall(
+                b"POST /invocations HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                b'application/json\r\nContent-Length: 1000\r\n\r\n{"dataframe_records": ['
+            )
+        _wait_until(lambda: any(_gone(r) for r in caplog.records))
+        status, _, answer = _post(
+            f"http://127.0.0.1:{port}/invocations", json.dumps(GOOD).encode()
+        )
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+    gone = [r for r in caplog.records if _gone(r)]
+    assert len(gone) == 1
+    assert gone[0].levelno == logging.INFO
+    assert "before its body was read; nothing was scored" in gone[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert status == 200
+    assert len(answer["predictions"]) == 1
+
+
+def _gone(record: logging.LogRecord) -> bool:
+    return "closed the connection" in record.getMessage()
+
+
+def _wait_until(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true in time"
+        time.sleep(0.02)
+
+
+def test_new_request_ids_are_distinct_random_uuids() -> None:
+    ids = RequestIds()
+
+    made = [ids.new() for _ in range(3 * RequestIds.BLOCK)]
+
+    assert len(set(made)) == len(made)
+    parsed = [uuid.UUID(i) for i in made]
+    assert [str(p) for p in parsed] == made
+    assert {p.version for p in parsed} == {4}
+    assert {p.variant for p in parsed} == {uuid.RFC_4122}

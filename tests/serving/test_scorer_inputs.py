@@ -8,14 +8,14 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.compose import ColumnTransformer
-from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.ensemble import GradientBoostingClassifier, HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from mlgate.errors import ValidationError
-from mlgate.serving.scorer import Scorer
+from mlgate.serving.scorer import FloatRows, Scorer
 
 SIGNATURE = (
     {"name": "x1", "dtype": "float64", "kind": "numeric"},
@@ -97,3 +97,58 @@ def test_quick_path_errors_are_the_frame_path_errors(
         scorer.score(pd.DataFrame(columns), "request")
 
     assert str(quick.value) == str(framed.value)
+
+
+NUMERIC = SIGNATURE[:2]
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [
+        GradientBoostingClassifier(n_estimators=20, random_state=0),
+        make_pipeline(StandardScaler(), LogisticRegression()),
+    ],
+    ids=["reads an array", "pipeline reads a frame"],
+)
+def test_all_numeric_rows_stay_one_block_and_score_like_the_model(estimator: object) -> None:
+    frame, y = _training()
+    model = estimator.fit(frame[["x1", "x2"]], y)  # type: ignore[attr-defined]
+    scorer = Scorer(model, 1, "0" * 64, NUMERIC, (0, 1), 1)
+    rows, _ = _training(40, seed=9)
+    columns = {"x1": rows["x1"].tolist(), "x2": [int(v * 3) for v in rows["x2"]]}
+    reference = pd.DataFrame(columns).astype(float)
+
+    inputs = scorer.inputs(columns, "request")
+    scored = scorer.predict(inputs)
+
+    assert isinstance(inputs, FloatRows)
+    assert len(inputs) == 40
+    np.testing.assert_array_equal(inputs.frame(), reference)
+    np.testing.assert_array_equal(scored.prediction, model.predict(reference))
+    np.testing.assert_allclose(scored.score, model.predict_proba(reference)[:, 1])
+
+
+@pytest.mark.parametrize(
+    ("value", "described"),
+    [(True, "a boolean (true)"), ("12", 'a string ("12")'), ([1.0], "a list ([1.0])")],
+)
+def test_strict_inputs_refuse_what_is_not_a_json_number(
+    scorer: Scorer, value: object, described: str
+) -> None:
+    columns = {"x1": [0.5, value], "x2": [1.0, 2.0], "region": ["n", "s"]}
+
+    with pytest.raises(ValidationError) as refused:
+        scorer.inputs(columns, "request", strict=True)
+
+    assert f"row 1 of the request holds {described}" in str(refused.value)
+    assert "column x1" in str(refused.value)
+
+
+def test_without_strict_a_numeric_string_is_read_as_a_number(scorer: Scorer) -> None:
+    text = {"x1": ["12"], "x2": [1.0], "region": ["n"]}
+    number = {"x1": [12.0], "x2": [1.0], "region": ["n"]}
+
+    scored = scorer.predict(scorer.inputs(text, "request"))
+    expected = scorer.predict(scorer.inputs(number, "request"))
+
+    np.testing.assert_array_equal(scored.score, expected.score)

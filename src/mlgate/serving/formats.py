@@ -108,6 +108,7 @@ def parse_v2(body: bytes, features: Sequence[str]) -> Columns:
             raise ValidationError(f"V2 input {position} must be an object with a string 'name'")
         if not isinstance(tensor.get("data"), list):
             raise ValidationError(f"V2 input '{tensor['name']}' must have a list 'data'")
+        _check_tensor(tensor)
 
     shape = inputs[0].get("shape")
     if len(inputs) == 1 and isinstance(shape, list) and len(shape) == 2:
@@ -187,6 +188,79 @@ def _columnar(payload: dict[str, Any], key: str) -> Columns:
     if rows == 0:
         raise ValidationError(f"'{key}' has no rows")
     return Columns(dict(payload), rows)
+
+
+# -- the KServe V2 tensors ------------------------------------------------------------------
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) is int or type(value) is float or value is None
+
+
+def _is_integer(value: Any) -> bool:
+    return type(value) is int
+
+
+def _is_unsigned(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _is_scalar(value: Any) -> bool:
+    return not isinstance(value, list | dict)
+
+
+_FLOATS = dict.fromkeys(("FP16", "FP32", "FP64"), (_is_number, "a number or null"))
+_INTS = dict.fromkeys(("INT8", "INT16", "INT32", "INT64"), (_is_integer, "an integer"))
+_UINTS = dict.fromkeys(
+    ("UINT8", "UINT16", "UINT32", "UINT64"), (_is_unsigned, "a non-negative integer")
+)
+V2_DATATYPES: dict[str, tuple[Any, str]] = {
+    "BOOL": (lambda value: type(value) is bool, "a boolean"),
+    **_INTS,
+    **_UINTS,
+    **_FLOATS,
+    "BYTES": (_is_scalar, "a single value"),
+}
+
+
+def _check_tensor(tensor: dict[str, Any]) -> None:
+    """Refuse a V2 input whose ``shape`` or ``datatype`` does not describe its ``data``.
+
+    ``BYTES`` holds text; it also carries the numbers of a two-dimensional input that mixes
+    numeric and text columns, so any single value is accepted there.
+    """
+    name, datatype, shape = tensor["name"], tensor.get("datatype"), tensor.get("shape")
+    if datatype not in V2_DATATYPES:
+        raise ValidationError(
+            f"V2 input '{name}' has datatype {json.dumps(datatype)}; expected one of "
+            f"{', '.join(V2_DATATYPES)}"
+        )
+    if (
+        not isinstance(shape, list)
+        or not shape
+        or not all(type(n) is int and n >= 0 for n in shape)
+    ):
+        raise ValidationError(
+            f"V2 input '{name}' needs 'shape': a list of non-negative integers; got "
+            f"{json.dumps(shape)}"
+        )
+
+    flat = _flatten(tensor["data"])
+    needed = 1
+    for size in shape:
+        needed *= size
+    if len(flat) != needed:
+        raise ValidationError(
+            f"V2 input '{name}' has {len(flat)} value(s); its shape {shape} needs {needed}"
+        )
+    accepts, expected = V2_DATATYPES[datatype]
+    for position, value in enumerate(flat):
+        if not accepts(value):
+            raise ValidationError(
+                f"V2 input '{name}' has datatype {datatype}, so every value must be "
+                f"{expected}; value {position} is a {_json_type(value)} "
+                f"({json.dumps(value)[:40]})"
+            )
 
 
 # -- the KServe V2 matrix form --------------------------------------------------------------

@@ -10,6 +10,8 @@ inputs and names its outputs the same way: a missing or mistyped column is a
 
 from __future__ import annotations
 
+import itertools
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
+from mlgate.errors import ValidationError
 from mlgate.serving.model_calls import (
     as_array,
     call,
@@ -33,6 +36,8 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_COLUMNS = ("prediction", "score")
 OUTPUT_PREFIX = "mlgate_"
+MAX_SHOWN = 40
+NUMBER_TYPES = frozenset({float, int})
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,35 @@ class Scored:
     prediction: np.ndarray
     score: np.ndarray | None
     proba: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class FloatRows:
+    """All-numeric input rows as one float64 block (rows x columns) named by ``columns``.
+
+    It answers what the scorer and the prediction log ask of a frame (its length, columns,
+    dtypes and values) without building one, which costs more than scoring a row with a
+    model that reads arrays.
+    """
+
+    columns: pd.Index
+    values: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def dtypes(self) -> list[np.dtype[Any]]:
+        """The dtype of every column: float64."""
+        return [self.values.dtype] * len(self.columns)
+
+    def to_numpy(self, dtype: Any = None) -> np.ndarray:
+        """Return the values, converted to ``dtype`` when given."""
+        return self.values if dtype is None else self.values.astype(dtype)
+
+    def frame(self) -> pd.DataFrame:
+        """Return the rows as a frame with the signature's columns."""
+        return pd.DataFrame(self.values, columns=self.columns, copy=False)
 
 
 @dataclass(frozen=True)
@@ -93,14 +127,22 @@ class Scorer:
         """
         return self.predict(conform(frame, self.signature, source))
 
-    def inputs(self, columns: Mapping[str, Sequence[Any]], source: str) -> pd.DataFrame:
-        """Return the model's input frame for ``columns`` (name to equally long value lists).
+    def inputs(
+        self, columns: Mapping[str, Sequence[Any]], source: str, strict: bool = False
+    ) -> pd.DataFrame | FloatRows:
+        """Return the model's input rows for ``columns`` (name to equally long value lists).
 
         This is the quick way in for small requests: when every numeric column holds only
         finite ints and floats, the frame is built directly, skipping :func:`conform`'s
-        pandas conversions. Anything else (a missing column, text or ``null`` in a numeric
-        column, infinity) goes through ``conform``, so the answers and the error messages are
-        exactly those of :meth:`score`.
+        pandas conversions (for an all-numeric signature, one float block, :class:`FloatRows`,
+        which becomes a frame only for a model that needs one). Anything else (a missing
+        column, text or ``null`` in a numeric column, infinity) goes through ``conform``, so
+        the answers and the error messages are exactly those of :meth:`score`.
+
+        A cell holding a list or an object is refused naming its column. With ``strict`` (for
+        JSON bodies, whose values carry their own type) a numeric column must hold JSON
+        numbers: a boolean or a string, even ``"12"``, is refused rather than converted, as
+        MLflow's schema enforcement refuses them for a double column.
         """
         try:
             quick = self._quick_inputs(columns)
@@ -108,9 +150,10 @@ class Scorer:
             quick = None
         if quick is not None:
             return quick
+        check_cells(columns, self.signature, source, strict)
         return conform(pd.DataFrame(columns), self.signature, source)
 
-    def predict(self, features: pd.DataFrame, proba: bool = False) -> Scored:
+    def predict(self, features: pd.DataFrame | FloatRows, proba: bool = False) -> Scored:
         """Score a frame already conformed to the signature (from :meth:`inputs`).
 
         For a scikit-learn pipeline that also gives a score, the preprocessing steps run once
@@ -121,6 +164,11 @@ class Scorer:
         answers provably stay the same, the model reads an array instead of the frame and the
         label comes from the probabilities (see :mod:`mlgate.serving.model_calls`).
         """
+        if isinstance(features, FloatRows):
+            if self._takes_array:
+                return self._predict(self.model, features.values, proba)
+            features = features.frame()
+
         model, inputs = self.model, features
         if self.positive_column is not None and isinstance(model, Pipeline):
             for _, step in model.steps[:-1]:
@@ -130,7 +178,9 @@ class Scorer:
         elif self._takes_array:
             array = as_array(features)
             inputs = features if array is None else array
+        return self._predict(model, inputs, proba)
 
+    def _predict(self, model: Any, inputs: Any, proba: bool) -> Scored:
         rows = None
         if self.positive_column is not None or (proba and hasattr(model, "predict_proba")):
             rows = np.asarray(call(model.predict_proba, inputs))
@@ -155,25 +205,32 @@ class Scorer:
         return pd.Index(self.features)
 
     @cached_property
+    def feature_names(self) -> tuple[str, ...]:
+        """The input columns in the model's order, built once (a request reads them)."""
+        return tuple(self.features)
+
+    @cached_property
     def _names(self) -> tuple[str, ...]:
-        return tuple(self.features)  # iterating a pandas Index of strings is far slower
+        return self.feature_names  # iterating a pandas Index of strings is far slower
 
     def _quick_matrix(
         self, columns: Mapping[str, Sequence[Any]], index: pd.Index
-    ) -> pd.DataFrame | None:
+    ) -> FloatRows | None:
         """Return an all-numeric input as one float64 block, or None when conform must run."""
         lists = [columns.get(name) for name in self._names]
-        if any(values is None for values in lists) or len({len(v) for v in lists}) > 1:
+        if None in lists or len(set(map(len, lists))) > 1:
             return None
-        if not all(type(v) is float or type(v) is int for values in lists for v in values):
-            return None
+        if not set(map(type, itertools.chain.from_iterable(lists))) <= NUMBER_TYPES:
+            return None  # a bool, a string, a null, a list...: conform decides (or refuses)
 
         matrix = np.array(lists, dtype=np.float64).T
         if not np.isfinite(matrix).all():
             return None
-        return pd.DataFrame(matrix, columns=index, copy=False)
+        return FloatRows(index, matrix)
 
-    def _quick_inputs(self, columns: Mapping[str, Sequence[Any]]) -> pd.DataFrame | None:
+    def _quick_inputs(
+        self, columns: Mapping[str, Sequence[Any]]
+    ) -> pd.DataFrame | FloatRows | None:
         if self._numeric_columns is not None:
             return self._quick_matrix(columns, self._numeric_columns)
 
@@ -192,6 +249,8 @@ class Scorer:
                 data[name] = array
             elif all(type(v) is str for v in values):
                 data[name] = np.array(values, dtype=object)  # converts faster than a list
+            elif any(type(v) is list or type(v) is dict for v in values):
+                return None  # refused on the way through conform, naming the column
             else:
                 data[name] = values
         return pd.DataFrame(data, copy=False)
@@ -207,6 +266,41 @@ class Scorer:
         if scored.score is not None:
             result[score] = scored.score
         return result
+
+
+def check_cells(
+    columns: Mapping[str, Sequence[Any]],
+    signature: Sequence[Mapping[str, Any]],
+    source: str,
+    strict: bool,
+) -> None:
+    """Refuse a cell that is a list or an object and, if ``strict``, a non-number in a numeric
+    column: the first such value is named with its column, row and JSON type.
+    """
+    numeric = {c["name"] for c in signature if c["kind"] == "numeric"} if strict else set()
+    for name, values in columns.items():
+        for row, value in enumerate(values):
+            kind = type(value)
+            if kind is list or kind is dict:
+                raise ValidationError(
+                    f"column {name} must hold one value per row; row {row} of the {source} "
+                    f"holds {_described(value)}"
+                )
+            if name in numeric and (kind is bool or kind is str):
+                raise ValidationError(
+                    f"column {name} must be numeric; row {row} of the {source} holds "
+                    f"{_described(value)}, expected a JSON number (strings and booleans are "
+                    "not converted)"
+                )
+
+
+def _described(value: Any) -> str:
+    """Return a value's JSON type with a short rendering of it, for an error message."""
+    kinds = {list: "a list", dict: "an object", bool: "a boolean", str: "a string"}
+    shown = json.dumps(value, default=str)
+    if len(shown) > MAX_SHOWN:
+        shown = shown[: MAX_SHOWN - 3] + "..."
+    return f"{kinds.get(type(value), 'a value')} ({shown})"
 
 
 def output_columns(columns: Any, source: Any) -> tuple[str, ...]:
