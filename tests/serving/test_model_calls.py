@@ -197,3 +197,44 @@ def test_a_server_silences_the_missing_names_warning_only_while_it_serves() -> N
         "X does not have valid feature names, but LogisticRegression was fitted with feature names"
     ]
     assert warnings.filters == before
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+@pytest.mark.parametrize("init", [None, "zero"])
+def test_the_fast_boosting_path_gives_the_models_own_probabilities(
+    classes: int, init: str | None
+) -> None:
+    from sklearn.ensemble import GradientBoostingClassifier
+
+    from mlgate.serving.model_calls import fast_proba
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(600, 5))
+    y = np.digitize(x[:, 0] + rng.normal(scale=0.5, size=600), [-0.5, 0.5][: classes - 1])
+    model = GradientBoostingClassifier(n_estimators=30, init=init, random_state=0).fit(x, y)
+    rows = rng.normal(scale=3.0, size=(257, 5))
+
+    fast = fast_proba(model)
+
+    assert fast is not None
+    assert np.array_equal(fast(rows), model.predict_proba(rows))
+    assert np.array_equal(fast(rows[:1]), model.predict_proba(rows[:1]))
+
+
+def test_odd_input_and_custom_initial_estimators_take_the_models_own_path() -> None:
+    from sklearn.ensemble import GradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+
+    from mlgate.serving.model_calls import fast_proba
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 3))
+    y = (x[:, 0] > 0).astype(int)
+    custom = GradientBoostingClassifier(n_estimators=5, init=LogisticRegression()).fit(x, y)
+    plain = GradientBoostingClassifier(n_estimators=5).fit(x, y)
+    huge = np.array([[1e39, 0.0, 0.0]])  # not a float32: the model's own checks decide
+
+    assert fast_proba(custom) is None
+    assert fast_proba(LogisticRegression().fit(x, y)) is None
+    with np.errstate(over="ignore"), pytest.raises(ValueError, match="too large for dtype"):
+        fast_proba(plain)(huge)  # the same refusal as plain.predict_proba(huge)

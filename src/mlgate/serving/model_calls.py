@@ -16,6 +16,12 @@ only where the answer provably stays the same:
   columns, in that order, is handed the frame's float64 array: the numbers scikit-learn would
   extract itself after its checks. Its warning that the array has no column names is expected
   here and silenced for that call only (in a server, for the server's lifetime).
+- **Gradient boosting without its per-call preamble.** For one row, most of
+  ``GradientBoostingClassifier.predict_proba`` is spent asking its initial estimator for the
+  class prior again and checking the input, not in the trees. :func:`fast_proba` computes the
+  prior once and walks the trees with scikit-learn's own routine and loss; it is used only
+  after it gave bit-identical probabilities to ``predict_proba`` on probe rows when the model
+  was loaded, only for finite float input, and never for a custom initial estimator.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     GradientBoostingClassifier,
@@ -52,6 +59,7 @@ ARGMAX_CLASSIFIERS = frozenset(
     }
 )
 NO_NAMES_WARNING = r"X does not have valid feature names"
+PROBE_ROWS = 64  # rows on which a fast path must equal the model's own method before use
 
 
 def reads_label_from_proba(model: Any) -> bool:
@@ -129,3 +137,61 @@ def call(method: Any, inputs: Any) -> Any:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=NO_NAMES_WARNING, category=UserWarning)
         return method(inputs)
+
+
+class _BoostedTrees:
+    """``predict_proba`` of a fitted GradientBoostingClassifier with a constant initial score.
+
+    The initial estimator (the class prior, or zeros) gives the same raw score for every row,
+    so it is asked once; the trees are walked by scikit-learn's ``predict_stages`` on float32
+    input, as ``predict_proba`` does after its checks, and the raw scores become probabilities
+    through the model's own loss.
+    """
+
+    def __init__(self, model: GradientBoostingClassifier) -> None:
+        from sklearn.ensemble._gradient_boosting import predict_stages
+
+        self.model = model
+        self.predict_stages = predict_stages
+        probe = np.zeros((1, model.n_features_in_), dtype=np.float32)
+        self.initial = np.asarray(model._raw_predict_init(probe), dtype=np.float64)[0].copy()
+
+    def __call__(self, inputs: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", invalid="ignore"):  # checked just below
+            x = np.ascontiguousarray(inputs, dtype=np.float32)
+        if x.ndim != 2 or not np.isfinite(x).all():  # let the model judge odd input itself
+            return self.model.predict_proba(inputs)
+        raw = np.tile(self.initial, (x.shape[0], 1))
+        self.predict_stages(self.model.estimators_, x, self.model.learning_rate, raw)
+        if raw.shape[1] == 1:
+            raw = raw.ravel()
+        return np.asarray(self.model._loss.predict_proba(raw))
+
+
+def fast_proba(model: Any) -> Any | None:
+    """Return a faster stand-in for ``model.predict_proba`` on float arrays, or None.
+
+    Only exact types are trusted (a subclass may change any method), only a constant initial
+    estimator qualifies, and the stand-in must give bit-identical probabilities on probe rows;
+    a scikit-learn version whose internals differ therefore falls back to the model's method.
+    """
+    if type(model) is not GradientBoostingClassifier:
+        return None
+    init = getattr(model, "init_", None)
+    if not (init == "zero" or type(init) is DummyClassifier):
+        return None
+    try:
+        candidate = _BoostedTrees(model)
+        probe = np.random.default_rng(0).normal(size=(PROBE_ROWS, model.n_features_in_))
+        probe[0] = 0.0
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=NO_NAMES_WARNING, category=UserWarning)
+            same = np.array_equal(candidate(probe), model.predict_proba(probe))
+    except Exception as error:  # private scikit-learn internals moved: use the public method
+        logger.info("no fast path for %s: %s", type(model).__name__, error)
+        return None
+    if not same:
+        logger.info("no fast path for %s: probe probabilities differ", type(model).__name__)
+        return None
+    logger.info("serving %s through its fast probability path", type(model).__name__)
+    return candidate

@@ -26,6 +26,7 @@ from mlgate.errors import ValidationError
 from mlgate.serving.model_calls import (
     as_array,
     call,
+    fast_proba,
     labels_from_proba,
     reads_label_from_proba,
     takes_array,
@@ -183,7 +184,10 @@ class Scorer:
     def _predict(self, model: Any, inputs: Any, proba: bool) -> Scored:
         rows = None
         if self.positive_column is not None or (proba and hasattr(model, "predict_proba")):
-            rows = np.asarray(call(model.predict_proba, inputs))
+            method = model.predict_proba
+            if model is self.model and isinstance(inputs, np.ndarray) and self._fast_proba:
+                method = self._fast_proba
+            rows = np.asarray(call(method, inputs))
         if rows is not None and reads_label_from_proba(model):
             prediction = labels_from_proba(model, inputs, rows)
         else:
@@ -196,6 +200,10 @@ class Scorer:
     @cached_property
     def _takes_array(self) -> bool:
         return takes_array(self.model, self.signature)
+
+    @cached_property
+    def _fast_proba(self) -> Any | None:
+        return fast_proba(self.model) if self._takes_array else None
 
     @cached_property
     def _numeric_columns(self) -> pd.Index | None:
