@@ -531,3 +531,22 @@ def test_columns_compared_in_parallel_give_the_sequential_result(monkeypatch):
     assert parallel == sequential
     assert parallel["metrics"]["a.drifted"] is True
     assert [row["feature"] for row in parallel["tables"]["features"]] == ["a", "b", "c", "d"]
+
+
+def test_large_samples_walked_in_blocks_give_the_one_pass_statistics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rng = np.random.default_rng(11)
+    ref = np.sort(rng.lognormal(0.0, 1.0, 30_000))
+    cur = np.sort(np.round(rng.lognormal(0.1, 1.2, 40_000), 2))  # ties across both samples
+    one_pass = drift.compare_sorted(ref, cur)
+
+    monkeypatch.setattr(drift, "BLOCKWISE_MIN_VALUES", 1_000)
+    blockwise = drift.compare_sorted(ref, cur)
+
+    for key in ("ks_statistic", "ks_pvalue", "psi", "js_distance"):
+        assert blockwise.statistics[key] == one_pass.statistics[key], key
+    assert blockwise.statistics["wasserstein"] == pytest.approx(
+        one_pass.statistics["wasserstein"], rel=1e-12
+    )
+    assert blockwise.n_distinct == one_pass.n_distinct

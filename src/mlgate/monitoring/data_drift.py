@@ -80,11 +80,11 @@ def window_drift(reference: Reference, window: Window) -> list[Observation]:
     observations: list[Observation] = []
     drifted: list[str] = []
     for name in reference.features:
-        column = window.feature(name)
+        # Read each column where it is used, so that no variable here holds it afterwards.
         if reference.is_categorical(name):
-            found = _categorical(reference, name, column, window)
+            found = _categorical(reference, name, window.feature(name), window)
         else:
-            found = _numeric(reference, name, column, window)
+            found = _numeric(reference, name, window.feature(name), window)
         observations.extend(found)
         if any(o.metric == "drift.drifted" and o.value == 1.0 for o in found):
             drifted.append(name)
@@ -109,10 +109,12 @@ def _numeric(
 ) -> list[Observation]:
     profile = _numeric_profile(reference, name)
     values, unparsable = as_floats(column)
+    del column  # the window's copy; only the float array is needed from here
     n_rows = int(values.size)
     n_missing = int(np.isnan(values).sum())
-    current = np.sort(values[np.isfinite(values)])
+    current = values[np.isfinite(values)]
     del values
+    current.sort()
 
     row: dict[str, Any] = {
         "feature": name,
@@ -197,10 +199,10 @@ def as_floats(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, int]:
         kind = column.type
     if pa.types.is_null(kind):
         return np.full(len(column), np.nan), 0
-    if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-        return column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64), 0
-    if pa.types.is_decimal(kind):
-        return column.cast(pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64), 0
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind)
+    if numeric or pa.types.is_boolean(kind) or pa.types.is_decimal(kind):
+        floats = column.cast(pa.float64()).to_numpy(zero_copy_only=False)
+        return np.asarray(floats, dtype=np.float64), 0
 
     text = pd.Series(column.cast(pa.string()).to_numpy(zero_copy_only=False), dtype=object)
     present = text.notna().to_numpy()
