@@ -107,3 +107,28 @@ def test_a_failed_window_is_named_with_its_reason_and_exit_code_1(cli: Cli, proj
     assert "'high'" in result.err
     assert "Traceback" not in result.text
     assert "1 window(s) failed" in result.out
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        (".mlgate/mlgate.db", "must be an .html file; got 'mlgate.db'"),
+        (".mlgate/x.html", "would overwrite the workspace's own .mlgate"),
+        ("missing/x.html", "the folder missing does not exist"),
+        ("folder.html", "is a folder; expected a file to write"),
+        ("device.html", "is not a regular file; expected a file to write"),
+    ],
+)
+def test_the_dashboard_never_replaces_the_store_a_folder_or_a_device(
+    cli: Cli, project: Path, output: str, message: str
+) -> None:
+    (project / "folder.html").mkdir()
+    (project / "device.html").symlink_to("/dev/null")
+    store = (project / ".mlgate" / "mlgate.db").read_bytes()
+
+    result = cli("monitor", "report", "--output", output, cwd=project, user="eric")
+
+    assert result.code != 0
+    assert message in result.text
+    assert "Traceback" not in result.text
+    assert (project / ".mlgate" / "mlgate.db").read_bytes() == store

@@ -589,15 +589,15 @@ def report(
     pdf: Annotated[bool, typer.Option("--pdf", help="Also print it to a PDF beside it.")] = False,
 ) -> None:
     """Write the governance report (EU AI Act Annex IV and SR 11-7 layout) as HTML, and PDF."""
+    from mlgate.reports.files import checked_output
     from mlgate.reports.governance import write_governance
 
     gov = _gov()
     output = output or gov.workspace.root / "report.html"
-    if output.suffix.lower() not in (".html", ".htm"):
-        raise ValidationError(
-            f"--output must be an .html file; got '{output.name}'",
-            hint="add --pdf to write a PDF beside the HTML file",
-        )
+    protected = (gov.workspace.state_dir, gov.workspace.config_path)
+    output = checked_output(
+        output, "--output", protected, hint="add --pdf to write a PDF beside the HTML file"
+    )
     _write_from_evidence(gov, "report", pdf, lambda data: write_governance(data, output, pdf=pdf))
 
 

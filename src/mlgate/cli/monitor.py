@@ -72,8 +72,12 @@ def register(
     ) -> None:
         """Write the monitoring dashboard: drift, performance, KPIs and alerts over time."""
         from mlgate.monitoring.dashboard import write_dashboard
+        from mlgate.reports.files import checked_output
 
-        path = write_dashboard(open_governance(), output)
+        gov = open_governance()
+        workspace = gov.workspace
+        protected = (workspace.state_dir, workspace.config_path)
+        path = write_dashboard(gov, checked_output(output, "--output", protected))
         console.print(f"Monitoring dashboard: [bold]{path}[/bold]")
 
     @monitor_app.command("history")

@@ -10,7 +10,10 @@ from typing import Any
 
 import jinja2
 
+from mlgate.errors import ValidationError
+
 READABLE = 0o666
+HTML_SUFFIXES = (".html", ".htm")
 
 
 def _umask() -> int:
@@ -18,6 +21,44 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def checked_output(
+    path: str | os.PathLike[str],
+    option: str,
+    protected: tuple[Path, ...] = (),
+    suffixes: tuple[str, ...] = HTML_SUFFIXES,
+    hint: str | None = None,
+) -> Path:
+    """Return ``path`` if a report may be written there; raise naming what is wrong otherwise.
+
+    A report replaces its file whole, so the path must name a regular file (or none yet) with
+    one of ``suffixes``, in a folder that exists, and lie outside ``protected`` (a workspace's
+    state folder and its configuration): a mistyped option must never replace a store, a
+    device or a folder's worth of files with HTML.
+    """
+    target = Path(path)
+    if target.suffix.lower() not in suffixes:
+        kind = "an .html" if suffixes == HTML_SUFFIXES else f"a {' or '.join(suffixes)}"
+        raise ValidationError(
+            f"{option} must be {kind} file; got '{target.name or target}'", hint=hint
+        )
+    if target.exists() and not target.is_file():
+        kind = "a folder" if target.is_dir() else "not a regular file"
+        raise ValidationError(f"{option} {target} is {kind}; expected a file to write")
+    if not target.parent.is_dir():
+        raise ValidationError(
+            f"{option} {target}: the folder {target.parent} does not exist; create it first"
+        )
+    resolved = target.resolve()
+    for place in protected:
+        place = place.resolve()
+        if resolved == place or place in resolved.parents:
+            raise ValidationError(
+                f"{option} {target} would overwrite the workspace's own {place.name}; "
+                "choose a path outside it"
+            )
+    return target
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
