@@ -99,6 +99,24 @@ def column_kind(column: pd.Series) -> str:
     return "categorical"
 
 
+FLOAT_LIMIT = float(np.finfo(np.float64).max)
+
+
+def _beyond_float(values: pd.Series) -> int:
+    """Count the integers in an object column that no 64-bit float can hold.
+
+    JSON and Python integers have no size limit; converting one of 400 digits raises deep in
+    NumPy instead of naming the column, so such values are found and named first.
+    """
+    if values.dtype != object:
+        return 0
+    return sum(
+        1
+        for v in values
+        if isinstance(v, int) and not isinstance(v, bool) and abs(v) > FLOAT_LIMIT
+    )
+
+
 def conform(frame: pd.DataFrame, signature: Sequence[dict[str, Any]], source: str) -> pd.DataFrame:
     """Return ``frame``'s signature columns in order, or explain every mismatch.
 
@@ -114,6 +132,13 @@ def conform(frame: pd.DataFrame, signature: Sequence[dict[str, Any]], source: st
         name = column["name"]
         if name in missing or column["kind"] != "numeric":
             continue
+        huge = _beyond_float(frame[name])
+        if huge:
+            problems.append(
+                f"column {name} has {huge} integer(s) too large for a 64-bit float "
+                f"(beyond {FLOAT_LIMIT:.3g})"
+            )
+            continue
         if not pd.api.types.is_numeric_dtype(frame[name]):
             converted = pd.to_numeric(frame[name], errors="coerce")
             bad = int((converted.isna() & frame[name].notna()).sum())
@@ -127,6 +152,8 @@ def conform(frame: pd.DataFrame, signature: Sequence[dict[str, Any]], source: st
         name = column["name"]
         if name in missing or column["kind"] != "numeric":
             continue
+        if _beyond_float(frame[name]):
+            continue  # named above; converting would raise
         values = pd.to_numeric(frame[name], errors="coerce")
         infinite = int(np.isinf(values.to_numpy(dtype=float, na_value=np.nan)).sum())
         if infinite:

@@ -706,3 +706,18 @@ def test_new_request_ids_are_distinct_random_uuids() -> None:
     assert [str(p) for p in parsed] == made
     assert {p.version for p in parsed} == {4}
     assert {p.variant for p in parsed} == {uuid.RFC_4122}
+
+
+def test_an_integer_beyond_any_float_is_refused_naming_its_column(client: TestClient) -> None:
+    huge = int("9" * 400)
+    for name, body in _mlflow_bodies(huge, "x2").items():
+        response = client.post("/invocations", content=json.dumps(body), headers=JSON)
+
+        assert response.status_code == 400, name
+        assert (
+            "column x2 has 1 integer(s) too large for a 64-bit float"
+            in (response.json()["message"])
+        ), name
+    v2 = {"inputs": [{"name": "x2", "shape": [1], "datatype": "FP64", "data": [huge]}]}
+    response = client.post("/v2/models/model/infer", content=json.dumps(v2), headers=JSON)
+    assert 400 <= response.status_code < 500

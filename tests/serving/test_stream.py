@@ -358,3 +358,21 @@ def test_max_len_is_refused_with_kafka_whose_retention_lives_on_the_broker() -> 
         open_broker(
             "in", "out", "in.dead", "g", "c", 1000, kafka_bootstrap="127.0.0.1:1", max_len=10
         )
+
+
+def test_a_number_beyond_any_float_goes_alone_to_the_dead_letters(
+    deployed: Path, client: redis.Redis, names: dict[str, str]
+) -> None:
+    gov = Governance.open(deployed, "alice")
+    scorer = load_scorer(gov, deployed_version(gov, "stream"))
+    ids = _feed(client, names["input"], _rows(4))
+    huge = '{"x1": ' + "9" * 400 + ', "x2": 0.5, "region": "n"}'
+    client.xadd(names["input"], {"id": "huge", "data": huge})
+
+    totals = consume(_broker(client, names), scorer, ConsumerOptions(max_messages=5))
+
+    dead = client.xrange(names["dead"])
+    assert [f["id"] for _, f in dead] == ["huge"]
+    assert "column x1 has 1 integer(s) too large for a 64-bit float" in dead[0][1]["mlgate_reason"]
+    assert sorted(f["id"] for _, f in client.xrange(names["output"])) == sorted(ids)
+    assert (totals.scored, totals.dead) == (4, 1)

@@ -42,6 +42,8 @@ REASON_FIELD = "mlgate_reason"
 CONSUMER_FIELD = "mlgate_consumer"
 MESSAGE_ID_FIELD = "mlgate_message_id"
 INPUT_FIELD = "mlgate_input_stream"
+# What a model or the input checks raise on a bad row; anything else is a fault of the consumer.
+SCORING_ERRORS = (ValidationError, ValueError, TypeError, ArithmeticError)
 MAX_DELIVERIES = 5  # hand-outs of one message before it goes to the dead letters
 TRUE_TEXT = {"true", "1", "yes", "t", "y"}
 FALSE_TEXT = {"false", "0", "no", "f", "n"}
@@ -285,7 +287,7 @@ def _score_rows(
     try:
         scored = scorer.score(frame, source)
         return scored.prediction, scored.score, good, frame, []
-    except (ValidationError, ValueError, TypeError) as error:
+    except SCORING_ERRORS as error:
         logger.info("batch of %d failed to score (%s); checking each message", len(good), error)
 
     dead: list[dict[str, str]] = []
@@ -296,6 +298,8 @@ def _score_rows(
             keep.append(i)
         except ValidationError as error:
             dead.append(dead_letter(message, error.message, broker))
+        except SCORING_ERRORS as error:
+            dead.append(dead_letter(message, f"{type(error).__name__}: {error}", broker))
     kept = frame.iloc[keep].reset_index(drop=True)
     messages = [good[i] for i in keep]
     if not messages:
@@ -304,7 +308,7 @@ def _score_rows(
     try:
         scored = scorer.score(kept, source)
         return scored.prediction, scored.score, messages, kept, dead
-    except (ValidationError, ValueError, TypeError):
+    except SCORING_ERRORS:
         return _score_one_by_one(scorer, kept, messages, broker, dead)
 
 
@@ -319,7 +323,7 @@ def _score_one_by_one(
     for i, message in enumerate(messages):
         try:
             scored = scorer.score(frame.iloc[[i]], f"message {message.id}")
-        except (ValidationError, ValueError, TypeError) as error:
+        except SCORING_ERRORS as error:
             reason = error.message if isinstance(error, ValidationError) else str(error)
             dead.append(dead_letter(message, f"the model could not score it: {reason}", broker))
             continue
