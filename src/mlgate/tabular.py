@@ -9,11 +9,13 @@ from __future__ import annotations
 import csv
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlgate.errors import NotFoundError, ValidationError
@@ -21,6 +23,36 @@ from mlgate.errors import NotFoundError, ValidationError
 logger = logging.getLogger(__name__)
 
 SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
+
+
+UNREADABLE = (
+    pd.errors.EmptyDataError,
+    pd.errors.ParserError,
+    UnicodeDecodeError,
+    pa.ArrowException,
+    OSError,
+)
+
+
+@contextmanager
+def readable(path: Path, what: str) -> Iterator[None]:
+    """Turn the errors of reading ``path`` into one that names the file and the problem.
+
+    An empty file, a CSV with an unterminated quote or a file that only looks like Parquet
+    otherwise surface as a parser's own exception; ``what`` says which file it was ("the
+    label file").
+    """
+    if path.is_dir():
+        raise ValidationError(f"{what} {path} is a folder; expected a CSV or Parquet file")
+    try:
+        yield
+    except pd.errors.EmptyDataError:
+        raise ValidationError(f"{what} {path.name} is empty; expected a header row") from None
+    except UNREADABLE as error:
+        kind = "Parquet" if path.suffix.lower() in (".parquet", ".pq") else "CSV"
+        raise ValidationError(
+            f"{what} {path.name} cannot be read as {kind}: {str(error).splitlines()[0]}"
+        ) from None
 
 
 def table_format(path: Path) -> str:

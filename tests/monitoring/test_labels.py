@@ -136,6 +136,28 @@ def test_a_file_that_is_neither_csv_nor_parquet_or_is_absent_is_refused(project:
         ingest_labels(_gov(project), project / "nothere.csv")
 
 
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("empty.csv", b"", "the label file empty.csv is empty; expected a header row"),
+        ("quote.csv", b'request_id,label\n"r1,1\n', "cannot be read as CSV"),
+        ("fake.parquet", b"PAR1 not really", "cannot be read as Parquet"),
+        ("folder.csv", None, "is a folder; expected a CSV or Parquet file"),
+    ],
+)
+def test_a_file_that_cannot_be_read_is_named_with_the_problem(
+    project: Path, name: str, content: bytes | None, message: str
+) -> None:
+    path = project / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+
+    with pytest.raises(ValidationError, match=message):
+        ingest_labels(_gov(project), path)
+
+
 def test_a_different_label_is_refused_unless_replaced_by_a_role_that_may(project: Path) -> None:
     gov = _gov(project)
     ingest_labels(gov, pd.DataFrame({"request_id": ["r1", "r2"], "label": [1, 0]}))

@@ -40,6 +40,7 @@ from mlgate.lifecycle.service import Governance
 from mlgate.monitoring.settings import KpiSpec
 from mlgate.monitoring.store import Observation
 from mlgate.registry.models import KpiValue
+from mlgate.tabular import readable
 
 logger = logging.getLogger(__name__)
 
@@ -223,9 +224,10 @@ def _number(value: Any) -> float:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
-    if not path.is_file():
+    if not path.exists():
         raise NotFoundError(f"the KPI file {path} does not exist")
-    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    with readable(path, "the KPI file"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in KPI_COLUMNS if c not in frame.columns]
     if missing:
         raise ValidationError(

@@ -52,6 +52,7 @@ from mlgate.errors import NotFoundError, ValidationError
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import ModelVersion, PredictionLabel
 from mlgate.serving.predictions import prediction_log_folder
+from mlgate.tabular import readable
 
 logger = logging.getLogger(__name__)
 
@@ -160,14 +161,16 @@ def read_label_source(source: Path | pd.DataFrame) -> pd.DataFrame:
 
 
 def _read_file(path: Path) -> pd.DataFrame:
-    if not path.is_file():
+    if not path.exists():
         raise NotFoundError(f"the label file {path} does not exist")
     suffix = path.suffix.lower()
     if suffix == ".csv":
         text = {"request_id": str, "label": str, "observed_at": str}
-        return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
+        with readable(path, "the label file"):
+            return pd.read_csv(path, dtype=text, keep_default_na=False, na_values=[""])
     if suffix in (".parquet", ".pq"):
-        return pq.read_table(path).to_pandas()
+        with readable(path, "the label file"):
+            return pq.read_table(path).to_pandas()
     raise ValidationError(
         f"the label file {path.name} is neither CSV nor Parquet; expected a name ending in "
         ".csv, .parquet or .pq"
