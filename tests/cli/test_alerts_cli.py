@@ -82,7 +82,7 @@ def test_an_unknown_or_malformed_alert_id_is_refused_without_a_traceback(
     assert unknown.code == 3
     assert "unknown alert 7" in unknown.text
     assert malformed.code == 2
-    assert "positive whole number" in malformed.text
+    assert "a whole number from 1 to" in malformed.text
     assert "Traceback" not in unknown.text + malformed.text
 
 

@@ -342,3 +342,19 @@ def test_nothing_is_sent_when_no_alert_opened_or_resolved(gov: Governance) -> No
 
     assert len(continued.continued) == 1
     assert deliver(gov, continued) == []
+
+
+def test_an_alert_resolved_by_hand_is_sent_once_the_resolution_is_stored(
+    gov: Governance, changes: AlertChanges, mailbox: tuple[Mailbox, int]
+) -> None:
+    from mlgate.monitoring.alerts import resolve_alert
+
+    box, port = mailbox
+    bob = Governance.open(gov.workspace.root, actor="bob")
+    _smtp(bob, port)
+
+    resolve_alert(bob, changes.opened[0].id, "upstream feed fixed on 3 Nov")
+
+    (envelope,) = box.envelopes
+    assert "RESOLVED" in message_from_bytes(envelope.content)["Subject"]
+    assert [d["status"] for d in _deliveries(gov, changes.opened[0].id)][-1] == "sent"

@@ -105,3 +105,15 @@ def test_a_workspace_without_a_monitoring_section_keeps_its_file_unchanged() -> 
     dumped = WorkspaceConfig.model_validate(raw).model_dump(mode="json")
 
     assert "monitoring" not in dumped
+
+
+def test_two_extra_rules_with_one_id_are_refused() -> None:
+    rule = {"id": "own", "metric": "score.mean", "threshold": 0.9}
+
+    with pytest.raises(ValidationError, match="rule id\\(s\\) own appear more than once"):
+        MonitoringConfig.model_validate({"extra_rules": [rule, {**rule, "threshold": 0.5}]})
+
+
+def test_a_window_of_thousands_of_years_is_refused_not_overflowed() -> None:
+    with pytest.raises(ValueError, match="is longer than 3660 days"):
+        parse_window("99999999999999d")

@@ -488,12 +488,15 @@ def describe_resolution(resolution: dict[str, Any] | None) -> str:
     )
 
 
+MAX_ID = 2**63 - 1  # the largest id any store can hold
+
+
 def parse_alert_id(text: str) -> int:
     """Return an alert's number written in ``text``; refuse anything but a positive integer."""
     value = str(text).strip()
-    if not value.isdigit() or int(value) < 1:
+    if not value.isdigit() or not 1 <= int(value) <= MAX_ID:
         raise ValidationError(
-            f"an alert id is a positive whole number; got '{text}'",
+            f"an alert id is a whole number from 1 to {MAX_ID}; got '{text}'",
             hint="run `mlgate alerts --all` to see the ids",
         )
     return int(value)
@@ -503,8 +506,11 @@ def resolve_alert(gov: Governance, alert_id: int, reason: str) -> Alert:
     """Resolve an open alert by hand, saying why; needs an ml_engineer or a validator.
 
     The alert's next breach opens a new alert: resolving says the breach is understood, not
-    that the metric may stay over its threshold unnoticed.
+    that the metric may stay over its threshold unnoticed. The emergency contacts are told,
+    as when the monitor resolves an alert, once the resolution is stored.
     """
+    from mlgate.monitoring.notify import deliver  # notify builds on this module
+
     text = str(reason).strip()
     if len(text) < MIN_REASON:
         raise ValidationError(
@@ -547,6 +553,7 @@ def resolve_alert(gov: Governance, alert_id: int, reason: str) -> Alert:
         alert.rule_id,
         alert.subject,
     )
+    deliver(gov, AlertChanges(resolved=[alert]))
     return alert
 
 

@@ -14,6 +14,7 @@ business_case``).
 from __future__ import annotations
 
 import re
+from collections import Counter
 from datetime import timedelta
 from typing import Literal
 
@@ -43,6 +44,7 @@ METRICS = (
 METRIC_FAMILIES = ("performance.", "estimate.", "kpi.")
 WINDOW_PATTERN = re.compile(r"^([1-9][0-9]*)([hdw])$")
 WINDOW_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+MAX_WINDOW = timedelta(days=3660)  # ten years: longer windows would never end
 
 
 def parse_window(text: str) -> timedelta:
@@ -53,7 +55,10 @@ def parse_window(text: str) -> timedelta:
             f"window {text!r} is not understood; expected a whole number and a unit, "
             "h (hours), d (days) or w (weeks), like 1h, 1d or 7d"
         )
-    return timedelta(**{WINDOW_UNITS[match.group(2)]: int(match.group(1))})
+    length = timedelta(**{WINDOW_UNITS[match.group(2)]: min(int(match.group(1)), 10**6)})
+    if length > MAX_WINDOW:
+        raise ValueError(f"window {text!r} is longer than {MAX_WINDOW.days} days; expected less")
+    return length
 
 
 def _known_metric(metric: str) -> str:
@@ -192,6 +197,18 @@ class MonitoringConfig(BaseModel):
     schedule: str | None = None  # cron expression for `mlgate scheduler`
     rules: dict[str, RuleOverride] = Field(default_factory=dict)
     extra_rules: list[Rule] = Field(default_factory=list)
+
+    @field_validator("extra_rules")
+    @classmethod
+    def _distinct_ids(cls, rules: list[Rule]) -> list[Rule]:
+        counts = Counter(rule.id for rule in rules)
+        twice = sorted(rule_id for rule_id, n in counts.items() if n > 1)
+        if twice:
+            raise ValueError(
+                f"rule id(s) {', '.join(twice)} appear more than once; each rule needs its own id"
+            )
+        return rules
+
     kpis: list[KpiSpec] = Field(default_factory=list)
     notify: NotifyConfig = Field(default_factory=NotifyConfig)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
