@@ -94,3 +94,15 @@ def test_an_unreadable_file_does_not_hide_the_span_of_the_log(tmp_path: Path) ->
     (tmp_path / "date=2026-12-02" / "part-0.parquet").write_bytes(b"not parquet")
 
     assert log_span(tmp_path) == (_at(1), _at(2, 1))
+
+
+def test_an_unreadable_file_is_named_when_its_window_is_read(tmp_path: Path) -> None:
+    import pytest
+
+    from mlgate.errors import ValidationError
+
+    _log_day(tmp_path, "2026-12-01", [1.0, 2.0])
+    (tmp_path / "date=2026-12-01" / "part-0.parquet").write_bytes(b"truncated")
+
+    with pytest.raises(ValidationError, match="date=2026-12-01/part-0.parquet cannot be read"):
+        Window(tmp_path, _at(1), _at(2), "1d").read(["f.a"])

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mlgate.errors import ValidationError
 from mlgate.serving.predictions import FEATURE_PREFIX
 
 logger = logging.getLogger(__name__)
@@ -79,8 +80,15 @@ class Window:
             pa.scalar(self.end, pa.timestamp("us", "UTC")),
         )
         for path in self.files():
-            present = set(pq.read_schema(path).names)
-            table = pq.read_table(path, columns=[c for c in wanted if c in present])
+            try:
+                present = set(pq.read_schema(path).names)
+                table = pq.read_table(path, columns=[c for c in wanted if c in present])
+            except (OSError, pa.ArrowException) as error:
+                raise ValidationError(
+                    f"the prediction log file {path.relative_to(self.folder)} cannot be read "
+                    f"({str(error).splitlines()[0]}); repair it, or move it out of the log "
+                    "folder to monitor the window without it"
+                ) from None
             ts = table.column("ts").cast(pa.timestamp("us", "UTC"))
             keep = pc.and_(pc.greater_equal(ts, start), pc.less(ts, end))
             table = table.filter(keep)
