@@ -721,3 +721,18 @@ def test_an_integer_beyond_any_float_is_refused_naming_its_column(client: TestCl
     v2 = {"inputs": [{"name": "x2", "shape": [1], "datatype": "FP64", "data": [huge]}]}
     response = client.post("/v2/models/model/infer", content=json.dumps(v2), headers=JSON)
     assert 400 <= response.status_code < 500
+
+
+def test_a_request_id_too_long_to_be_labelled_is_refused(client: TestClient) -> None:
+    too_long = {**JSON, "X-Request-ID": "r" * 201}
+    fits = {**JSON, "X-Request-ID": "r" * 200}
+
+    refused = client.post("/invocations", content=json.dumps(GOOD), headers=too_long)
+    accepted = client.post("/invocations", content=json.dumps(GOOD), headers=fits)
+
+    assert refused.status_code == 400
+    assert (
+        "X-Request-ID header has 201 characters; expected 1 to 200" in (refused.json()["message"])
+    )
+    assert len(refused.headers["X-Request-ID"]) < 201  # a generated id, not the echo
+    assert (accepted.status_code, accepted.headers["X-Request-ID"]) == (200, "r" * 200)

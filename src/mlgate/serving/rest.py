@@ -71,6 +71,7 @@ DEFAULT_MAX_BODY_MB = 10.0
 DEFAULT_POLL_SECONDS = 5.0
 SCORING_PATH = "/invocations"
 REQUEST_ID_HEADER = "x-request-id"
+MAX_REQUEST_ID = 200  # characters; the longest request id a label can be stored under
 VERSION_HEADER = "X-Model-Version"
 ENVIRONMENT = {
     "root": "MLGATE_SERVE_ROOT",
@@ -111,6 +112,30 @@ class RequestError(Exception):
         self.status = status
         self.code = code
         self.message = message
+
+
+def _usable_id(given: str | None) -> bool:
+    return bool(given) and len(given) <= MAX_REQUEST_ID and given.isprintable()
+
+
+def _check_request_id(given: str | None) -> None:
+    """Refuse a caller's request id that could not be logged, labelled or echoed back.
+
+    Labels are joined to predictions by this id and stored with at most
+    :data:`MAX_REQUEST_ID` characters, so a longer one would make the prediction unlabellable.
+    """
+    if not given or _usable_id(given):  # no id (or an empty one): the server makes one
+        return
+    if len(given) > MAX_REQUEST_ID:
+        problem = f"has {len(given)} characters"
+    else:
+        problem = "holds control characters"
+    raise RequestError(
+        400,
+        "BAD_REQUEST",
+        f"the X-Request-ID header {problem}; expected 1 to {MAX_REQUEST_ID} printable "
+        "characters, or no header for a generated id",
+    )
 
 
 class RequestIds:
@@ -234,9 +259,11 @@ def create_app(gov: Governance, settings: ServeSettings | None = None) -> Servin
     async def invocations(request: Request) -> Response:
         started = time.perf_counter()
         served: Served = state["served"]
-        request_id = request.headers.get(REQUEST_ID_HEADER) or ids.new()
+        given = request.headers.get(REQUEST_ID_HEADER)
+        request_id = given if _usable_id(given) else ids.new()
         headers = {"X-Request-ID": request_id, VERSION_HEADER: str(served.scorer.version)}
         try:
+            _check_request_id(given)
             body = await _read_body(request, settings.max_body_bytes)
             predictions, rows = _invoke(
                 served.scorer, request, body, state["log"], request_id, settings.predictions
@@ -257,9 +284,11 @@ def create_app(gov: Governance, settings: ServeSettings | None = None) -> Servin
     async def infer(model: str, request: Request) -> Response:
         started = time.perf_counter()
         served: Served = state["served"]
-        request_id = request.headers.get(REQUEST_ID_HEADER) or ids.new()
+        given = request.headers.get(REQUEST_ID_HEADER)
+        request_id = given if _usable_id(given) else ids.new()
         headers = {"X-Request-ID": request_id, VERSION_HEADER: str(served.scorer.version)}
         try:
+            _check_request_id(given)
             _check_model_name(model, name, gov.config.project)
             body = await _read_body(request, settings.max_body_bytes)
             outputs, rows = _infer(served.scorer, body, state["log"], request_id)
