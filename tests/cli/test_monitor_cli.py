@@ -132,3 +132,13 @@ def test_the_dashboard_never_replaces_the_store_a_folder_or_a_device(
     assert message in result.text
     assert "Traceback" not in result.text
     assert (project / ".mlgate" / "mlgate.db").read_bytes() == store
+
+
+def test_monitor_with_an_empty_log_says_what_fills_it(cli: Cli, project: Path) -> None:
+    shutil.rmtree(project / ".mlgate" / "predictions")
+
+    result = cli("monitor", cwd=project, user="eric")
+
+    assert result.code == 0, result.text
+    assert "no prediction is logged yet" in result.out
+    assert "`mlgate serve` and `mlgate stream` log what they score" in result.out

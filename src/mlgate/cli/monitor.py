@@ -60,6 +60,12 @@ def register(
                 bar.update(task, completed=done, total=total)
 
             summary = monitor(gov, until=moment, progress=update)
+        if not summary.windows and _log_is_empty(gov):
+            console.print(
+                "Nothing to monitor: no prediction is logged yet. `mlgate serve` and "
+                "`mlgate stream` log what they score; monitoring reads those logs."
+            )
+            return
         print_summary(summary)
         if summary.failed or summary.late_error:
             raise typer.Exit(1)
@@ -104,6 +110,13 @@ def parse_until(text: str) -> datetime:
             f"2026-12-01T06:00 (UTC); got '{text}'"
         ) from None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _log_is_empty(gov: Any) -> bool:
+    from mlgate.monitoring.windows import log_span
+    from mlgate.serving.predictions import prediction_log_folder
+
+    return log_span(prediction_log_folder(gov)) is None
 
 
 def print_summary(summary: Any) -> None:

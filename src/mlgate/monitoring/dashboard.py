@@ -717,9 +717,9 @@ td.cell { text-align: center; white-space: nowrap; }
 <h2>Nothing has been monitored yet</h2>
 <p>No monitor run has recorded a window of served predictions for this project. To start:</p>
 <ol>
-<li>Deploy a model version (<code>mlgate deploy --mode rest</code>, <code>stream</code> or
- <code>batch</code>) and let it score: the REST server, the stream consumer and
- <code>mlgate predict</code> log every prediction.</li>
+<li>Deploy a model version (<code>mlgate deploy --mode rest</code> or <code>stream</code>)
+ and let it score: the REST server and the stream consumer log every prediction
+ (batch scoring with <code>mlgate predict</code> writes its output file only).</li>
 <li>Run <code>mlgate monitor</code> once a window ({{ window|text }}) of predictions is
  complete, or set <code>monitoring.schedule</code> in mlgate.yaml and run
  <code>mlgate scheduler</code>.</li>
