@@ -114,7 +114,7 @@ def test_a_failed_window_is_named_with_its_reason_and_exit_code_1(cli: Cli, proj
     [
         (".mlgate/mlgate.db", "must be an .html file; got 'mlgate.db'"),
         (".mlgate/x.html", "would overwrite the workspace's own .mlgate"),
-        ("missing/x.html", "the folder missing does not exist"),
+        ("watch.html/x.html", "watch.html is a file, not a folder"),
         ("folder.html", "is a folder; expected a file to write"),
         ("device.html", "is not a regular file; expected a file to write"),
     ],
@@ -123,6 +123,7 @@ def test_the_dashboard_never_replaces_the_store_a_folder_or_a_device(
     cli: Cli, project: Path, output: str, message: str
 ) -> None:
     (project / "folder.html").mkdir()
+    (project / "watch.html").write_text("an earlier page")
     (project / "device.html").symlink_to("/dev/null")
     store = (project / ".mlgate" / "mlgate.db").read_bytes()
 

@@ -33,7 +33,8 @@ def checked_output(
     """Return ``path`` if a report may be written there; raise naming what is wrong otherwise.
 
     A report replaces its file whole, so the path must name a regular file (or none yet) with
-    one of ``suffixes``, in a folder that exists, and lie outside ``protected`` (a workspace's
+    one of ``suffixes``, under folders (missing ones are created when it is written), and lie
+    outside ``protected`` (a workspace's
     state folder and its configuration): a mistyped option must never replace a store, a
     device or a folder's worth of files with HTML.
     """
@@ -46,10 +47,9 @@ def checked_output(
     if target.exists() and not target.is_file():
         kind = "a folder" if target.is_dir() else "not a regular file"
         raise ValidationError(f"{option} {target} is {kind}; expected a file to write")
-    if not target.parent.is_dir():
-        raise ValidationError(
-            f"{option} {target}: the folder {target.parent} does not exist; create it first"
-        )
+    folder = next((p for p in [target.parent, *target.parent.parents] if p.exists()), None)
+    if folder is not None and not folder.is_dir():
+        raise ValidationError(f"{option} {target}: {folder} is a file, not a folder")
     resolved = target.resolve()
     for place in protected:
         place = place.resolve()

@@ -89,7 +89,9 @@ def _scored_in_pool(
 ) -> Iterator[ScoredChunk]:
     # spawn, not fork: the parent holds database connections and may run writer threads
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(workers, context, initializer=_start_worker, initargs=(scorer,))
+    pool = ProcessPoolExecutor(
+        workers, context, initializer=_start_worker, initargs=(scorer, os.getpid())
+    )
     logger.info("started %d scoring processes for %s", workers, source)
     pending: deque[tuple[int, pd.DataFrame, Future[Scored] | None]] = deque()
     names: tuple[str, ...] | None = None
@@ -143,9 +145,10 @@ _WORKER: dict[str, Scorer] = {}
 ORPHAN_POLL_SECONDS = 0.5
 
 
-def _start_worker(scorer: Scorer) -> None:
+def _start_worker(scorer: Scorer, parent: int) -> None:
+    # The parent's pid comes from the parent: read here, after the seconds a spawned worker
+    # spends importing, it could already be the pid of init that adopted an orphan.
     _WORKER["scorer"] = scorer
-    parent = os.getppid()
     threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True).start()
 
 
