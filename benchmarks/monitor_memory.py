@@ -23,6 +23,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -198,7 +199,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--file-rows", type=int, default=500_000)
     parser.add_argument("--label-share", type=float, default=0.10)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/mlgate-monitor"))
+    default_dir = Path(tempfile.gettempdir()) / "mlgate-monitor"
+    parser.add_argument("--dir", type=Path, default=default_dir)
     parser.add_argument("--keep", action="store_true", help="keep the workspace afterwards")
     parser.add_argument("--step", help=argparse.SUPPRESS)  # one measured step, in a child
     args = parser.parse_args()
