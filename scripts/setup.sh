@@ -34,3 +34,8 @@ if ! .venv/bin/python -c 'import weasyprint' >/dev/null 2>&1 \
     apt-get update -qq && apt-get install -y -qq \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 >/dev/null
 fi
+# The web pages are tested in a real browser: Debian's chromium, driven by Playwright.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "installing chromium for the browser tests with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+fi

@@ -397,10 +397,15 @@ def current_user() -> str:
 class Workspace:
     """A project folder with its ``mlgate.yaml`` and, in local mode, its ``.mlgate/`` state."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(
+        self, root: Path, database_url: str | None = None, artifact_url: str | None = None
+    ) -> None:
         self.root = root.resolve()
         self.config_path = self.root / CONFIG_FILE
         self.state_dir = self.root / STATE_DIR
+        # The team server keeps one folder per project and passes its shared store's URLs.
+        self._database_url = database_url
+        self._artifact_url = artifact_url
 
     @classmethod
     def find(cls, start: Path | None = None) -> Workspace:
@@ -418,19 +423,28 @@ class Workspace:
     @property
     def database_url(self) -> str:
         """Return the store's URL: ``MLGATE_DATABASE_URL`` or the workspace's SQLite file."""
-        return os.environ.get("MLGATE_DATABASE_URL") or f"sqlite:///{self.state_dir / 'mlgate.db'}"
+        return (
+            self._database_url
+            or os.environ.get("MLGATE_DATABASE_URL")
+            or f"sqlite:///{self.state_dir / 'mlgate.db'}"
+        )
 
     def local_store_missing(self) -> bool:
         """Return whether this workspace keeps its own SQLite store and that file is gone."""
         return (
-            "MLGATE_DATABASE_URL" not in os.environ
+            self._database_url is None
+            and "MLGATE_DATABASE_URL" not in os.environ
             and not (self.state_dir / "mlgate.db").is_file()
         )
 
     @property
     def artifact_url(self) -> str:
         """Return the artifact store's URL: ``MLGATE_ARTIFACT_URL`` or ``.mlgate/artifacts``."""
-        return os.environ.get("MLGATE_ARTIFACT_URL") or str(self.state_dir / "artifacts")
+        return (
+            self._artifact_url
+            or os.environ.get("MLGATE_ARTIFACT_URL")
+            or str(self.state_dir / "artifacts")
+        )
 
     def load_config(self) -> WorkspaceConfig:
         """Read and validate ``mlgate.yaml``, naming each bad field."""

@@ -24,6 +24,7 @@ from mlgate.cli import mitigate as mitigate_cli
 from mlgate.cli import monitor as monitor_cli
 from mlgate.cli import pipelines as pipelines_cli
 from mlgate.cli import release as release_cli
+from mlgate.cli import server as server_cli
 from mlgate.cli import serving as serving_cli
 from mlgate.cli import stream as stream_cli
 from mlgate.cli import testing as testing_cli
@@ -734,6 +735,7 @@ pipelines_cli.register(app, _gov)
 stream_cli.register(app, _gov)
 deployments_cli.register(app, _gov)
 monitor_cli.register(app, _gov, _progress)
+server_cli.register(app)
 
 
 INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C

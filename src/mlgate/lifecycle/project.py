@@ -28,21 +28,24 @@ SIGNED_BY_OTHERS = ("deployment", "data_access_grant", "user_acceptance")
 
 
 def init_project(
-    root: Path,
+    root: Path | Workspace,
     config: WorkspaceConfig,
     policy_file: Path | None = None,
     data_file: Path | None = None,
+    store: Store | None = None,
 ) -> Governance:
     """Create the workspace at ``root`` and register its project, governed by ``policy_file``.
 
     Everything that can be refused is checked first (the policy, the configuration, the data
     file and whether its sensitive columns would need a grant), so a refused start leaves no
     half-made workspace. The documents the tier asks for are written to ``docs/`` as templates
-    to fill, and ``data_file`` is registered as dataset ``train``.
+    to fill, and ``data_file`` is registered as dataset ``train``. The team server passes its
+    own ``Workspace`` (with the shared store's URLs) and its open ``store``.
     """
+    workspace = root if isinstance(root, Workspace) else Workspace(root)
+    root = workspace.root
     if root.exists() and not root.is_dir():
         raise ValidationError(f"{root} is a file; a workspace needs a folder")
-    workspace = Workspace(root)
     if workspace.config_path.exists():
         raise ConflictError(
             f"{workspace.config_path} already exists: this folder is already a workspace",
@@ -62,7 +65,10 @@ def init_project(
 
     workspace.state_dir.mkdir(parents=True, exist_ok=True)
     gov = Governance(
-        workspace, actor=config.owner, store=Store(workspace.database_url), config=config
+        workspace,
+        actor=config.owner,
+        store=store or Store(workspace.database_url),
+        config=config,
     )
     sha = gov.artifacts.put_bytes(policy_text.encode("utf-8"))
     _create_project(gov, config, policy, sha)

@@ -55,6 +55,8 @@ logger = logging.getLogger(__name__)
 Progress = Callable[[str, int, int | None], None]
 MAX_WAIVER_DAYS = 366
 MIN_JUSTIFICATION = 20
+# Roles that read a project and change nothing in it.
+READ_ONLY_ROLES = frozenset({"auditor"})
 
 
 def _waived_authors(snap: Snapshot, requirement_id: str) -> set[str]:
@@ -382,7 +384,9 @@ class Governance:
 
         Otherwise the refusal is audited and raised, naming every gap and what to do about it.
         """
+        acting = set(self.policy.roles) - READ_ONLY_ROLES
         with self.transaction() as session:
+            self.require_role(session, acting, "stage.advance", "stage", "advance the project")
             snap = self.snapshot(session, now)
             stage = snap.project.stage
             target = self.policy.next_stage(stage)

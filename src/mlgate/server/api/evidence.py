@@ -1,0 +1,9 @@
+"""TODO evidence"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mlgate.server.api.schemas import ERRORS
+
+router = APIRouter(tags=["evidence"], responses=ERRORS)

@@ -1,0 +1,9 @@
+"""TODO reports"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mlgate.server.api.schemas import ERRORS
+
+router = APIRouter(tags=["reports"], responses=ERRORS)
