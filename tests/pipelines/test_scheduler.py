@@ -83,6 +83,8 @@ def test_due_pipelines_only_scheduled_ones(deployed: Path) -> None:
 
 
 def test_pipelines_command_lists_last_and_next_run(deployed: Path, cli: Cli) -> None:
+    assert run_pipeline(_gov(deployed), "fresh").status == "succeeded"
+
     result = cli("pipelines", cwd=deployed)
 
     assert result.code == 0, result.text
