@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
 from mlgate import __version__
@@ -742,13 +743,23 @@ INTERRUPTED = 130  # the shell's code for a command stopped by Ctrl-C
 
 
 def main() -> None:
-    """Run the command line, turning every error into a one-paragraph message."""
+    """Run the command line, turning every error into a one-paragraph message.
+
+    With ``MLGATE_SERVER_URL`` set, the commands act through that team server
+    (:mod:`mlgate.client.remote`) instead of on a local store.
+    """
     try:
-        code = app(prog_name="mlgate", standalone_mode=False)
+        command, args = app, None
+        if os.environ.get("MLGATE_SERVER_URL", "").strip():
+            from mlgate.client.remote import remote_command
+
+            command, args = remote_command(sys.argv[1:])
+        code = command(args=args, prog_name="mlgate", standalone_mode=False)
     except GovernanceError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc.message}", soft_wrap=True)
+        # Messages quote what was given (names, paths, the server's words): never markup.
+        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
         if exc.hint:
-            err_console.print(f"[cyan]next:[/cyan] {exc.hint}", soft_wrap=True)
+            err_console.print(f"[cyan]next:[/cyan] {escape(exc.hint)}", soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -765,7 +776,8 @@ def main() -> None:
         if os.environ.get("MLGATE_DEBUG"):
             raise
         err_console.print(
-            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {exc}. This is a bug in "
+            f"[bold red]internal error:[/bold red] {type(exc).__name__}: {escape(str(exc))}. "
+            "This is a bug in "
             "mlgate; run again with MLGATE_DEBUG=1 to see the traceback and report it.",
             soft_wrap=True,
         )

@@ -150,7 +150,10 @@ def parse_yaml(text: str, source: str, what: str, hint: str) -> YamlSource:
     (which YAML silently collapses to the last one) are returned as problems so that the
     caller can report them together with its own.
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as exc:  # the reader refuses control characters before parsing
+        raise_problems(source, what, [Problem(None, "", f"not valid YAML: {exc}")], YAML_HINT)
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mlgate.artifacts import sha256_file
 from mlgate.contracts import Contract, load_contract
@@ -67,8 +68,14 @@ def register_dataset(
         return unchanged
     artifact = gov.artifacts.put_file(path)
     n_rows = count_data_rows(path) if large else len(frame)
-    with gov.transaction() as session:
+    with gov.transaction(lock=True) as session:
         project = gov.project(session)
+        # Asked again under the project's lock: the same file registered twice at once
+        # gives one version, as it does one after the other.
+        unchanged = _latest_if_same(session, project.id, name, digest, stored_contract)
+        if unchanged is not None:
+            logger.info("dataset %s was just registered with the same content", name)
+            return unchanged
         dataset = DatasetVersion(
             project_id=project.id,
             name=name,
@@ -102,13 +109,19 @@ def _unchanged_version(
     Registering the same file again must not make existing evidence stale.
     """
     with gov.transaction() as session:
-        project = gov.project(session)
-        stmt = (
-            select(DatasetVersion)
-            .where(DatasetVersion.project_id == project.id, DatasetVersion.name == name)
-            .order_by(DatasetVersion.id.desc())
-        )
-        latest = session.execute(stmt).scalars().first()
+        return _latest_if_same(session, gov.project(session).id, name, digest, contract)
+
+
+def _latest_if_same(
+    session: Session, project_id: int, name: str, digest: str, contract: dict | None
+) -> DatasetVersion | None:
+    """Return the latest version of ``name`` when its content and contract are these."""
+    stmt = (
+        select(DatasetVersion)
+        .where(DatasetVersion.project_id == project_id, DatasetVersion.name == name)
+        .order_by(DatasetVersion.id.desc())
+    )
+    latest = session.execute(stmt).scalars().first()
     if latest is not None and latest.sha256 == digest and latest.contract == contract:
         return latest
     return None

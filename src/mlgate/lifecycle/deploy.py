@@ -92,7 +92,8 @@ def record_deployment(
     another, such as a rollback's.
     """
     now = datetime.now(UTC)
-    with gov.transaction() as session:
+    # Locked, so that two deployments at once leave one of them live in the mode, not both.
+    with gov.transaction(lock=True) as session:
         project = gov.project(session)
         live = select(Deployment).where(
             Deployment.project_id == project.id,

@@ -22,7 +22,7 @@ from mlgate.checks import REGISTRY, CheckInput, CheckResult, Finding, get_check
 from mlgate.checks.contract import make_check
 from mlgate.contracts import Contract
 from mlgate.documents import parse_document, unmet_reason, valid_until
-from mlgate.errors import NotFoundError, PolicyViolation, ValidationError
+from mlgate.errors import ConflictError, NotFoundError, PolicyViolation, ValidationError
 from mlgate.lifecycle.access import GRANT, check_grant_submission, require_grant
 from mlgate.lifecycle.data import (
     LARGE_FILE_BYTES,
@@ -60,7 +60,7 @@ def submit_document(gov: Governance, path: Path) -> Evidence:
     _check_signer(gov, kind, req)
     artifact = gov.artifacts.put_bytes(path.read_bytes())
 
-    with gov.transaction() as session:
+    with gov.transaction(lock=True) as session:
         project = gov.project(session)
         evidence = Evidence(
             project_id=project.id,
@@ -245,6 +245,13 @@ def run_check(
         gov.refuse("check.run", f"check:{req.id}", refusal.message, refusal.hint)
 
     if spec.needs_source:
+        if not gov.source_available:
+            raise ConflictError(
+                f"the {spec.name} check reads the project's own code, tests and docs, which are "
+                "in its workspace, not here",
+                hint=f"run `mlgate check {req.id}` in the workspace, with MLGATE_DATABASE_URL "
+                "and MLGATE_ARTIFACT_URL pointing at the team's store",
+            )
         return _run_source_check(gov, stage_id, req, required, thresholds)
     if spec.name in OUT_OF_CORE and (streaming or _large(gov, req.dataset)):
         started = time.perf_counter()
@@ -351,7 +358,7 @@ def _store_check(
     seconds: float,
     source_sha256: str | None = None,
 ) -> Evidence:
-    with gov.transaction() as session:
+    with gov.transaction(lock=True) as session:
         project = gov.project(session)
         evidence = Evidence(
             project_id=project.id,
@@ -574,7 +581,9 @@ def ensure_checks(gov: Governance, stage_id: str, progress: Any = None) -> list[
     todo = [
         r
         for r in check_requirements(gov, stage_id)
-        if states[r.id].state == "missing" and states[r.id].hint.startswith("mlgate check")
+        if states[r.id].state == "missing"
+        and states[r.id].hint.startswith("mlgate check")
+        and (gov.source_available or not get_check(r.check or "").needs_source)
     ]
 
     ran = []

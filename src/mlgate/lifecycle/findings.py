@@ -138,7 +138,7 @@ def add_finding(
     _require_not_past(due)
     roles = finding_roles(gov)
 
-    with gov.transaction() as session:
+    with gov.transaction(lock=True) as session:
         gov.require_role(session, roles, "finding.add", "finding:new", "record review findings")
         _require_member(gov, session, owner)
         project = gov.project(session)
@@ -196,7 +196,7 @@ def update_finding(
         _require_not_past(due)
     roles = finding_roles(gov)
 
-    with gov.transaction() as session:
+    with gov.transaction(lock=True) as session:
         finding = _get(gov, session, finding_id)
         _require_open(finding, "updated")
         if owner is not None:
@@ -221,7 +221,7 @@ def close_finding(gov: Governance, finding_id: int, resolution: str) -> ReviewFi
     resolution = _reason("resolution", resolution)
     roles = finding_roles(gov)
 
-    with gov.transaction() as session:
+    with gov.transaction(lock=True) as session:
         finding = _get(gov, session, finding_id)
         _require_open(finding, "closed")
         subject = f"finding:{finding.id}"
@@ -247,7 +247,7 @@ def reopen_finding(gov: Governance, finding_id: int, reason: str) -> ReviewFindi
     reason = _reason("reason", reason)
     roles = finding_roles(gov)
 
-    with gov.transaction() as session:
+    with gov.transaction(lock=True) as session:
         finding = _get(gov, session, finding_id)
         if finding.status != "closed":
             raise ConflictError(

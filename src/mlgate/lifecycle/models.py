@@ -323,7 +323,8 @@ def register_model(
     step = model.steps[-1][1] if isinstance(model, Pipeline) else model
     classes = [_plain(c) for c in getattr(model, "classes_", [])]
 
-    with gov.transaction() as session:
+    # The lock makes the version number read by next_model_version this transaction's alone.
+    with gov.transaction(lock=True) as session:
         project = gov.project(session)
         version = ModelVersion(
             project_id=project.id,

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError as StoreIntegrityError
 from sqlalchemy.orm import Session
 
 from mlgate.artifacts import ArtifactStore
@@ -125,6 +126,9 @@ class Governance:
         self._policy_sha: str | None = None
         self._tier: Tier | None = None
         self._stored_sensitive: list[str] | None = None
+        # False where the project's own code is not at hand (the team server): checks of the
+        # source are then run in the workspace, and their latest run stands for the code.
+        self.source_available = True
 
     @classmethod
     def open(cls, path: Path | None = None, actor: str | None = None) -> Governance:
@@ -134,8 +138,12 @@ class Governance:
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def transaction(self, lock: bool = False) -> Iterator[Session]:
         """Yield a session whose writes and audit events commit together.
+
+        With ``lock``, the project's row is locked first (see :meth:`project`): every action
+        that reads the project's governance state and then changes it takes the lock, so two
+        such actions at once run one after the other and each sees what the other wrote.
 
         A :class:`Refusal` raised inside rolls the work back and is then recorded in the trail
         in a transaction of its own, so refused attempts are audited even though they change
@@ -143,17 +151,27 @@ class Governance:
         """
         try:
             with self.store.transaction() as session:
+                if lock:
+                    self.project(session, lock=True)
                 yield session
         except Refusal as refusal:
             if not refusal.audited:
                 self._record_refusal(refusal)
             raise
 
-    def project(self, session: Session) -> Project:
-        """Return this workspace's project row."""
-        project = session.execute(
-            select(Project).where(Project.name == self.config.project)
-        ).scalar_one_or_none()
+    def project(self, session: Session, lock: bool = False) -> Project:
+        """Return this workspace's project row; with ``lock``, locked until the transaction ends.
+
+        On PostgreSQL (READ COMMITTED) the lock is ``FOR NO KEY UPDATE``: it queues other
+        transactions that lock the project, while rows that merely refer to the project can
+        still be inserted. The row is re-read, so a copy loaded earlier in the session is
+        refreshed. SQLite ignores the clause: its transactions begin with ``BEGIN IMMEDIATE``,
+        which already serialises writers.
+        """
+        stmt = select(Project).where(Project.name == self.config.project)
+        if lock:
+            stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
+        project = session.execute(stmt).scalar_one_or_none()
         if project is None:
             raise NotFoundError(
                 f"project '{self.config.project}' is not in the store at "
@@ -288,7 +306,7 @@ class Governance:
             deployments=rows(Deployment),
             now=now or datetime.now(UTC),
             findings=rows(ReviewFinding) if "findings" in kinds else (),
-            source_sha256=self.source_sha256() if "source" in kinds else None,
+            source_sha256=self._source_fingerprint(rows(Evidence)) if "source" in kinds else None,
             audit=verify_chain(session) if "process" in kinds else None,
         )
 
@@ -312,6 +330,17 @@ class Governance:
         """Return the project's code, tests and docs as the review settings list them."""
         return discover(self.workspace.root, self.config.review)
 
+    def _source_fingerprint(self, evidence: list[Evidence]) -> str | None:
+        """Return the fingerprint the source checks' evidence is compared with.
+
+        Without the files at hand it is the newest fingerprint any source check recorded, so
+        the source checks count while they all describe the same state of the code.
+        """
+        if self.source_available:
+            return self.source_sha256()
+        recorded = [e.payload["source_sha256"] for e in evidence if "source_sha256" in e.payload]
+        return recorded[-1] if recorded else None
+
     def source_sha256(self) -> str | None:
         """Return the fingerprint of the project's files, or ``None`` when they cannot be read."""
         try:
@@ -333,7 +362,7 @@ class Governance:
             raise ValidationError(
                 f"unknown role '{role}'; the policy knows {', '.join(self.policy.roles)}"
             )
-        with self.transaction() as session:
+        with self.transaction(lock=True) as session:
             self.require_role(
                 session, {"admin"}, "member.add", f"member:{user}", "give people roles"
             )
@@ -349,6 +378,10 @@ class Governance:
                     added_at=datetime.now(UTC),
                 )
             )
+            try:
+                session.flush()
+            except StoreIntegrityError as exc:  # a writer that did not take the project lock
+                raise ConflictError(f"{user} already holds the role {role}") from exc
             self.audit(session, "member.added", f"member:{user}", {"role": role})
         logger.info("%s now holds %s in %s", user, role, self.config.project)
 
@@ -385,7 +418,7 @@ class Governance:
         Otherwise the refusal is audited and raised, naming every gap and what to do about it.
         """
         acting = set(self.policy.roles) - READ_ONLY_ROLES
-        with self.transaction() as session:
+        with self.transaction(lock=True) as session:
             self.require_role(session, acting, "stage.advance", "stage", "advance the project")
             snap = self.snapshot(session, now)
             stage = snap.project.stage
@@ -423,7 +456,7 @@ class Governance:
             noun = "an approval" if decision == "approve" else "a rejection"
             raise ValidationError(f"{noun} needs a comment saying why (--comment)")
 
-        with self.transaction() as session:
+        with self.transaction(lock=True) as session:
             assert req.role is not None
             role = self.require_role(
                 session,
@@ -491,7 +524,7 @@ class Governance:
                 f"got {expires}"
             )
 
-        with self.transaction() as session:
+        with self.transaction(lock=True) as session:
             roles = set(self.policy.waiver_roles)
             role = self.require_role(
                 session, roles, "waiver.grant", requirement_id, "grant waivers"

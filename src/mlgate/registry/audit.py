@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, func, select
+from sqlalchemy import Select, Text, cast, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from mlgate.registry.models import AuditEvent, AuditHead, Evidence, Project
@@ -26,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 GENESIS = "0" * 64
 EVIDENCE_ACTIONS = frozenset({"document.submitted", "check.run"})
+# The inserts that can do nothing when the row exists, by dialect.
+INSERTS = {"postgresql": postgresql_insert, "sqlite": sqlite_insert}
 
 
 def canonical_json(value: Any) -> str:
@@ -66,11 +70,7 @@ def append_event(
     The chain's tip is read with a row lock, so two transactions appending at once are
     serialised by the database; the event becomes visible only if the caller commits.
     """
-    head = session.execute(select(AuditHead).where(AuditHead.id == 1).with_for_update()).scalar()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-
+    head = _locked_head(session)
     payload = json.loads(canonical_json(payload or {}))
     event = AuditEvent(
         seq=head.seq + 1,
@@ -92,6 +92,27 @@ def append_event(
     return event
 
 
+def _locked_head(session: Session) -> AuditHead:
+    """Return the chain's tip, locked until the transaction ends; create it for a new store.
+
+    The first events of a new store may be appended at once by two transactions: the tip is
+    created with an insert that does nothing when it exists, then read with the lock, so both
+    find the one row instead of one failing on its primary key.
+    """
+    locked = select(AuditHead).where(AuditHead.id == 1).with_for_update()
+    head = session.execute(locked).scalar()
+    if head is not None:
+        return head
+    dialect = session.get_bind().dialect.name
+    if dialect not in INSERTS:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+        return head
+    create = INSERTS[dialect](AuditHead).values(id=1, seq=0, hash=GENESIS)
+    session.execute(create.on_conflict_do_nothing(index_elements=["id"]))
+    return session.execute(locked.execution_options(populate_existing=True)).scalar_one()
+
+
 @dataclass(frozen=True)
 class ChainReport:
     """The outcome of a verification: ``ok``, how many events, and what broke first."""
@@ -110,21 +131,22 @@ def verify_chain(session: Session) -> ChainReport:
     tampering rather than crashing the verification. A chain that verifies is then compared
     with the stored state: a project without its creation event, or with more evidence than
     events recording it, means events were removed and the tip rewritten.
+
+    Other transactions may append while this one reads (on PostgreSQL each statement sees
+    what was committed when it started), so the stored state is read first, then the events,
+    then the tip, and the events appended between the last two reads are fetched before the
+    tip is compared. Each read then covers everything the one before it saw, and an append
+    committed meanwhile is never mistaken for tampering.
     """
-    rows = session.execute(
-        select(
-            AuditEvent.seq,
-            AuditEvent.project,
-            AuditEvent.actor,
-            AuditEvent.action,
-            AuditEvent.subject,
-            cast(AuditEvent.payload, Text).label("payload"),
-            AuditEvent.created_at,
-            AuditEvent.prev_hash,
-            AuditEvent.hash,
-        ).order_by(AuditEvent.seq)
-    ).all()
-    head = session.get(AuditHead, 1)
+    state = _stored_state(session)
+    rows = list(session.execute(_event_rows()).all())
+    head = session.execute(
+        select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)
+    ).scalar()
+    tip = rows[-1].seq if rows else 0
+    if head is not None and head.seq > tip:
+        later = _event_rows().where(AuditEvent.seq > tip, AuditEvent.seq <= head.seq)
+        rows += session.execute(later).all()
 
     prev_hash, expected_seq = GENESIS, 1
     for row in rows:
@@ -144,14 +166,40 @@ def verify_chain(session: Session) -> ChainReport:
     if head is None and rows:
         return ChainReport(False, len(rows), prev_hash, "the chain's tip record is missing", 1)
 
-    gap = _state_without_events(session, rows)
+    gap = _state_without_events(state, rows)
     if gap is not None:
         return ChainReport(False, len(rows), prev_hash, gap, None)
     message = f"audit chain OK: {len(rows)} events, head {prev_hash[:12]}"
     return ChainReport(True, len(rows), prev_hash, message)
 
 
-def _state_without_events(session: Session, rows: Sequence[Any]) -> str | None:
+def _event_rows() -> Select[Any]:
+    """Return the query of the events as verification reads them, payloads as stored text."""
+    return select(
+        AuditEvent.seq,
+        AuditEvent.project,
+        AuditEvent.actor,
+        AuditEvent.action,
+        AuditEvent.subject,
+        cast(AuditEvent.payload, Text).label("payload"),
+        AuditEvent.created_at,
+        AuditEvent.prev_hash,
+        AuditEvent.hash,
+    ).order_by(AuditEvent.seq)
+
+
+def _stored_state(session: Session) -> dict[str, int]:
+    """Return each project's name and how many evidence records it holds, in one read."""
+    stmt = (
+        select(Project.name, func.count(Evidence.id))
+        .outerjoin(Evidence, Evidence.project_id == Project.id)
+        .group_by(Project.id, Project.name)
+        .order_by(Project.id)
+    )
+    return {name: int(count) for name, count in session.execute(stmt).all()}
+
+
+def _state_without_events(state: dict[str, int], rows: Sequence[Any]) -> str | None:
     """Return how the stored state outruns the trail, or ``None`` when every row is recorded."""
     created = {row.subject for row in rows if row.action == "project.created"}
     recorded: dict[str | None, int] = {}
@@ -159,15 +207,12 @@ def _state_without_events(session: Session, rows: Sequence[Any]) -> str | None:
         if row.action in EVIDENCE_ACTIONS:
             recorded[row.project] = recorded.get(row.project, 0) + 1
 
-    for project_id, name in session.execute(select(Project.id, Project.name)).all():
+    for name, stored in state.items():
         if f"project:{name}" not in created:
             return (
                 f"project {name} has no creation event in the trail: events were removed "
                 "and the chain rebuilt, or the trail was replaced"
             )
-        stored = session.execute(
-            select(func.count()).select_from(Evidence).where(Evidence.project_id == project_id)
-        ).scalar_one()
         if stored > recorded.get(name, 0):
             return (
                 f"project {name} holds {stored} evidence records but the trail records only "

@@ -278,12 +278,24 @@ class Accounts:
             )
             self.record_refusal(ANONYMOUS, "login.failed", f"user:{name[:100]}", reason, source)
             return None
+        return self.open_session(name, source, via="password")
+
+    def open_session(self, name: str, source: str, via: str) -> str:
+        """Open a browser session for ``name``, who proved who they are ``via`` some means.
+
+        The password form calls this once the password matched; a single sign-on route (an
+        OpenID Connect callback that verified the provider's ID token and mapped its claim to
+        an mlgate user) calls it the same way. Roles, CSRF and the trail follow from the
+        session alone.
+        """
         _, raw = self.issue_token(
             name, name, "browser", kind="session", days=self.session_hours / 24
         )
         with self.store.transaction() as session:
-            append_event(session, actor=name, action="login", subject=f"user:{name}")
-        logger.info("%s signed in from %s", name, source)
+            append_event(
+                session, actor=name, action="login", subject=f"user:{name}", payload={"via": via}
+            )
+        logger.info("%s signed in by %s from %s", name, via, source)
         return raw
 
     def sign_out(self, principal: Principal) -> None:

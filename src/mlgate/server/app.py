@@ -32,7 +32,9 @@ def create_app(settings: ServerSettings, store: Store | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        # The interactive docs pages load their scripts from a CDN; the server works offline,
+        # so it serves the schema alone (any OpenAPI viewer reads it).
+        docs_url=None,
         redoc_url=None,
     )
     app.state.settings = settings

@@ -29,6 +29,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 REFUSALS = {
     "none": "no credentials: expected an Authorization: Bearer token",
     "bearer": "the bearer token is unknown, revoked or expired, or its user is disabled",
+    "scheme": "the Authorization header does not use the Bearer scheme: expected "
+    "'Authorization: Bearer <token>'",
     "cookie": "the browser session has ended; sign in again",
 }
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mlgate"'}
@@ -51,11 +53,17 @@ def source(request: Request) -> str:
 
 
 def credentials(request: Request) -> tuple[str | None, str]:
-    """Return the presented secret and how: ``bearer``, ``cookie`` or ``none``."""
+    """Return the presented secret and how: ``bearer``, ``scheme``, ``cookie`` or ``none``.
+
+    An Authorization header that is not a bearer token is refused, never read as one: the part
+    that does not fit may be a secret sent the wrong way, so no message repeats it.
+    """
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, value = header.partition(" ")
-        return (value.strip() or None) if scheme.lower() == "bearer" else None, "bearer"
+        if scheme.lower() != "bearer":
+            return None, "scheme"
+        return value.strip() or None, "bearer"
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
         return cookie, "cookie"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -40,6 +41,13 @@ CODES = {
     415: "unsupported_media_type",
     422: "invalid",
     500: "internal_error",
+}
+# FastAPI's words for a body it could not decode (bytes that are not UTF-8, say), and ours.
+UNREADABLE_BODY = {
+    "There was an error parsing the body": (
+        "the request body could not be read: expected JSON text in UTF-8 (or a multipart form "
+        "for a file upload), matching the request's Content-Type"
+    )
 }
 
 
@@ -108,10 +116,18 @@ def install(app: FastAPI, html_errors: Any = None) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        message = UNREADABLE_BODY.get(message, message)
         return answer(request, exc.status_code, message, headers=getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        conflict = store_conflict(exc)
+        if conflict is not None:
+            path = request.url.path
+            logger.warning(
+                "%s %s collided with a concurrent change: %s", request.method, path, conflict
+            )
+            return answer(request, 409, conflict, "send the request again")
         logger.exception("unexpected error on %s %s", request.method, request.url.path)
         return answer(
             request,
@@ -119,6 +135,30 @@ def install(app: FastAPI, html_errors: Any = None) -> None:
             f"internal error: {type(exc).__name__}. This is a bug in mlgate; the server's log "
             "has the details",
         )
+
+
+# PostgreSQL's codes for a transaction it aborted because of a concurrent one.
+RETRYABLE_STATES = {"40001": "serialization failure", "40P01": "deadlock"}
+
+
+def store_conflict(exc: Exception) -> str | None:
+    """Return why the store refused a write that collided with a concurrent one, else ``None``.
+
+    The service layer locks what it reads before it writes, so these are not expected; should
+    one happen it is a conflict the client can retry, not an internal error.
+    """
+    if isinstance(exc, sqlalchemy.exc.IntegrityError):
+        return (
+            "the change conflicts with a record stored at the same time (the store refused "
+            f"a duplicate: {str(exc.orig).splitlines()[0]})"
+        )
+    state = getattr(getattr(exc, "orig", None), "sqlstate", None)
+    if isinstance(exc, sqlalchemy.exc.OperationalError) and state in RETRYABLE_STATES:
+        return (
+            "the change collided with another one made at the same time and was undone "
+            f"(PostgreSQL {RETRYABLE_STATES[state]}, SQLSTATE {state})"
+        )
+    return None
 
 
 def _plain(errors: Any) -> list[dict[str, Any]]:

@@ -55,7 +55,9 @@ class Projects:
             config = parse_config(project.config, f"the stored settings of project {name}")
         workspace = self.workspace(name)
         _materialise(workspace, config)
-        return Governance(workspace, actor, store=self.store, config=config)
+        gov = Governance(workspace, actor, store=self.store, config=config)
+        gov.source_available = False  # the project's code is in its workspace, not here
+        return gov
 
     def names(self) -> list[str]:
         """Return every project's name, oldest first."""

@@ -10,6 +10,7 @@ from mlgate.errors import ValidationError
 
 HOME_VARIABLE = "MLGATE_SERVER_HOME"
 DEFAULT_SESSION_HOURS = 12.0
+DEFAULT_MAX_UPLOAD_MB = 512
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class ServerSettings:
     artifact_url: str
     session_hours: float = DEFAULT_SESSION_HOURS
     secure_cookies: bool = False
+    max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB
 
     @classmethod
     def from_env(cls, home: Path | None = None) -> ServerSettings:
@@ -50,8 +52,25 @@ class ServerSettings:
             artifact_url=os.environ.get("MLGATE_ARTIFACT_URL") or str(root / "artifacts"),
             session_hours=session_hours,
             secure_cookies=os.environ.get("MLGATE_SECURE_COOKIES", "") not in ("", "0"),
+            max_upload_mb=_max_upload_mb(),
         )
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """Return the largest file an upload may carry, in bytes."""
+        return self.max_upload_mb * 2**20
 
     def prepare(self) -> None:
         """Create the home folder and its projects folder."""
         (self.home / "projects").mkdir(parents=True, exist_ok=True)
+
+
+def _max_upload_mb() -> int:
+    """Return ``MLGATE_MAX_UPLOAD_MB``: the largest uploaded file, in whole megabytes."""
+    text = os.environ.get("MLGATE_MAX_UPLOAD_MB", str(DEFAULT_MAX_UPLOAD_MB)).strip()
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text) <= 1024 * 1024:
+        raise ValidationError(
+            f"MLGATE_MAX_UPLOAD_MB must be a whole number of megabytes from 1 to 1048576; "
+            f"got '{text}'"
+        )
+    return int(text)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, Field
 
 from mlgate.errors import PolicyViolation
@@ -13,6 +14,8 @@ from mlgate.server.api.schemas import ERRORS
 from mlgate.server.auth import User, accounts, projects, source
 
 router = APIRouter(tags=["accounts"], responses=ERRORS)
+# A token's number as the store keeps it: a positive 64-bit integer.
+TokenId = Annotated[int, Path(ge=1, le=2**63 - 1, description="The token's number.")]
 
 
 class Me(BaseModel):
@@ -122,7 +125,7 @@ def create_token(request: Request, user: User, body: NewToken) -> IssuedToken:
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(request: Request, user: User, token_id: int) -> TokenOut:
+def revoke_token(request: Request, user: User, token_id: TokenId) -> TokenOut:
     """Revoke one of the caller's tokens."""
     token = accounts(request).revoke_token(user.name, token_id, owner=user.name)
     return TokenOut.model_validate(token, from_attributes=True)

@@ -136,8 +136,11 @@ def advance(gov: Project) -> Advanced:
 
     Refused with 403, naming each gap and what to do about it, when the gate is closed.
     """
-    previous = gov.status()[0].stage
     stage = gov.advance()
+    # The stage just left, named from the stage reached: another request may have moved the
+    # project between a separate read and this advance.
+    stages = gov.policy.stage_ids
+    previous = stages[stages.index(stage) - 1]
     return Advanced(project=gov.config.project, previous=previous, stage=stage)
 
 
@@ -148,11 +151,20 @@ def list_members(gov: Project) -> list[Membership]:
 
 
 @router.post("/projects/{project}/members", response_model=Membership, status_code=201)
-def add_member(gov: Project, body: Membership) -> Membership:
-    """Give a person a role in the project (the project's admins only)."""
+def add_member(request: Request, gov: Project, body: Membership) -> Membership:
+    """Give a user of this server a role in the project (the project's admins only)."""
     if body.role not in gov.policy.roles:
         raise ValidationError(
             f"unknown role '{body.role}'; the policy knows {', '.join(gov.policy.roles)}"
+        )
+    if body.user not in {u.name for u in accounts(request).users()}:
+        with gov.transaction() as session:  # a refusal for the role comes first, audited
+            gov.require_role(
+                session, {"admin"}, "member.add", f"member:{body.user}", "give people roles"
+            )
+        raise ValidationError(
+            f"'{body.user[:100]}' is no user of this server; expected the name of an account",
+            hint=f"a server admin creates it first: mlgate user add {body.user[:100]}",
         )
     gov.add_member(body.user, body.role)
     return body

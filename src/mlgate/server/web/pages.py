@@ -1,55 +1,21 @@
-"""Signing in and out, and the error page; the other pages live in sibling modules."""
+"""Signing in and out, the error page, and the router that gathers every page."""
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from mlgate.server.accounts import Principal, csrf_token
-from mlgate.server.auth import SESSION_COOKIE, accounts, authenticate, source
-from mlgate.server.errors import ApiError
+from mlgate.server.auth import SESSION_COOKIE, accounts, source
+from mlgate.server.web import audit_pages, evidence_pages, inbox, portfolio, project_pages
+from mlgate.server.web.deps import FormUser, WebUser
 from mlgate.server.web.rendering import render, safe_next, to_login
 
 logger = logging.getLogger(__name__)
 
 router = APIRouter(include_in_schema=False)
-
-
-async def web_user(request: Request) -> Principal:
-    """Return the signed-in user of a page; without a session the page sends them to sign in."""
-    principal = await authenticate(request)
-    if principal is None:
-        raise ApiError(401, "sign in to see this page")
-    request.state.principal = principal
-    return principal
-
-
-async def form_user(request: Request) -> Principal:
-    """Return the signed-in user of a form post whose CSRF token belongs to their session."""
-    principal = await web_user(request)
-    form = await request.form()
-    sent = str(form.get("csrf_token", ""))
-    assert principal.raw_token is not None
-    if not hmac.compare_digest(sent, csrf_token(principal.raw_token)):
-        await run_in_threadpool(
-            accounts(request).record_refusal,
-            principal.name,
-            "csrf.refused",
-            f"request:POST {request.url.path}"[:200],
-            "the form's CSRF token is missing or does not belong to this session",
-            source(request),
-        )
-        raise ApiError(403, "this form is out of date or came from another site; reload the page")
-    return principal
-
-
-WebUser = Annotated[Principal, Depends(web_user)]
-FormUser = Annotated[Principal, Depends(form_user)]
 
 
 def error_page(request: Request, status: int, message: str, hint: str | None) -> Response | None:
@@ -108,7 +74,7 @@ def logout(request: Request, user: FormUser) -> Response:
     return response
 
 
-@router.get("/")
-def dashboard(request: Request, user: WebUser) -> Response:
-    """The portfolio dashboard."""
-    return render(request, "dashboard.html", user)
+for _module in (portfolio, project_pages, evidence_pages, inbox, audit_pages):
+    router.include_router(_module.router)
+
+__all__ = ["FormUser", "WebUser", "error_page", "router"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from importlib import resources
 from typing import Any
 from urllib.parse import quote
@@ -20,6 +21,24 @@ ENV = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def path_segment(value: Any) -> str:
+    """Return ``value`` quoted to be one segment of a URL path (a project name in a link)."""
+    return quote(str(value), safe="")
+
+
+def moment(value: datetime | str | None) -> str:
+    """Return a time as the pages show it: UTC to the second, a dash when there is none."""
+    if value is None:
+        return "\u2014"
+    if isinstance(value, str):
+        return value[:19].replace("T", " ")
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
+ENV.filters["seg"] = path_segment
+ENV.filters["when"] = moment
 SECURITY_HEADERS = {
     # Everything the pages need is inline or served by this server: nothing from elsewhere.
     "Content-Security-Policy": (
