@@ -8,13 +8,26 @@ from mlgate.server.api import (
     accounts,
     audit,
     decisions,
+    deployments,
     documents,
     evidence,
-    operations,
+    monitoring,
+    outcomes,
     projects,
     reports,
 )
 
 router = APIRouter()
-for module in (accounts, projects, decisions, documents, evidence, operations, reports, audit):
+for module in (
+    accounts,
+    projects,
+    decisions,
+    documents,
+    evidence,
+    deployments,
+    monitoring,
+    outcomes,
+    reports,
+    audit,
+):
     router.include_router(module.router)

@@ -2,13 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from mlgate.lifecycle.gates import RequirementState
 from mlgate.lifecycle.service import StageStatus
+
+# The store's text columns take any character but NUL (PostgreSQL refuses it).
+NO_NUL = r"^[^\x00]*$"
+
+
+def finite(value: float | None) -> float | None:
+    """Return ``value``, or ``None`` for NaN and infinities (which JSON cannot carry)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def finite_values(values: dict[str, float | None]) -> dict[str, float | None]:
+    """Return ``values`` with NaN and infinities as ``None``."""
+    return {name: finite(value) for name, value in values.items()}
+
+
+def utc(moment: datetime) -> datetime:
+    """Return ``moment`` as aware UTC; SQLite hands stored times back without their zone."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Message(BaseModel):
