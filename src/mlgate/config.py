@@ -363,6 +363,17 @@ class WorkspaceConfig(BaseModel):
     pipelines: dict[str, PipelineConfig] = Field(default_factory=dict)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
+    @field_validator("project")
+    @classmethod
+    def _usable_project_name(cls, name: str) -> str:
+        # The name is a folder name and a path segment of the team server's pages and API.
+        if name in (".", "..") or any(ord(c) < 32 or ord(c) == 127 for c in name):
+            raise ValueError(
+                f"project name {name[:100]!r} is not allowed; expected a name that is neither "
+                "'.' nor '..' and has no control characters"
+            )
+        return name
+
     @field_validator("pipelines")
     @classmethod
     def _pipeline_names(cls, pipelines: dict[str, PipelineConfig]) -> dict[str, PipelineConfig]:

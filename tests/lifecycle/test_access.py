@@ -89,6 +89,15 @@ def test_nobody_grants_themselves(medium: Path) -> None:
         submit_document(_gov(medium, "rita"), _grant(medium, "rita", granted_by="Petra Becker"))
 
 
+def test_a_grant_recorded_in_someone_elses_name_is_refused(medium: Path) -> None:
+    _gov(medium, "alice").add_member("olga", "risk_officer")
+
+    with pytest.raises(PolicyViolation, match="granted_by 'olga', but rita is recording it"):
+        submit_document(_gov(medium, "rita"), _grant(medium, "alice", granted_by="olga"))
+
+    assert live_grant(_gov(medium, "alice").snapshot_now(), "alice") is None
+
+
 def test_only_granting_roles_record_grants(medium: Path) -> None:
     _gov(medium, "alice").add_member("dave", "data_scientist")
     with pytest.raises(PolicyViolation, match="needs the role admin or risk_officer; dave"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,3 +93,11 @@ def team(server: Server) -> Server:
         )
         assert added.status_code == 201, added.text
     return server
+
+
+def post_login(client: TestClient, data: dict[str, str], **kwargs):  # type: ignore[no-untyped-def]
+    """Post the sign-in form as a browser does: with the token of the form it was shown."""
+    form = client.get("/login")
+    token = re.search(r'name="login_token" value="([^"]+)"', form.text)
+    assert token is not None, form.text
+    return client.post("/login", data={**data, "login_token": token.group(1)}, **kwargs)

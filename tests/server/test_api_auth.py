@@ -17,9 +17,9 @@ from sqlalchemy import select
 from mlgate.documents.examples import example
 from mlgate.lifecycle.evidence import submit_document
 from mlgate.registry.models import ApiToken, AuditEvent, Evidence
-from mlgate.server.accounts import csrf_token, token_hash
+from mlgate.server.accounts import ANONYMOUS_PER_MINUTE, csrf_token, token_hash
 from mlgate.server.auth import CSRF_HEADER, SESSION_COOKIE
-from tests.server.conftest import PASSWORD, Server
+from tests.server.conftest import PASSWORD, Server, post_login
 
 STATUS = "/api/v1/projects/credit"
 
@@ -100,11 +100,14 @@ def test_expired_token_is_refused(team: Server) -> None:
     assert_unauthenticated(team, team.call("rita", "GET", STATUS), secret=raw)
 
 
-def test_token_of_a_disabled_user_is_refused_until_enabled(team: Server) -> None:
+def test_token_of_a_disabled_user_is_refused_and_stays_revoked(team: Server) -> None:
     team.accounts.set_disabled("root", "emil", True)
     assert_unauthenticated(team, team.call("emil", "GET", STATUS), secret=team.tokens["emil"])
     team.accounts.set_disabled("root", "emil", False)
-    assert team.call("emil", "GET", STATUS).status_code == 200
+    assert team.call("emil", "GET", STATUS).status_code == 401
+    _, fresh = team.accounts.issue_token("root", "emil", "after re-enabling")
+    again = team.client.get(STATUS, headers={"Authorization": f"Bearer {fresh}"})
+    assert again.status_code == 200
 
 
 def test_someone_elses_token_cannot_be_revoked(team: Server) -> None:
@@ -295,8 +298,8 @@ def test_a_body_cannot_name_another_actor(team: Server) -> None:
 def signed_in(team: Server, name: str) -> tuple[TestClient, str]:
     """Return a client signed in as ``name`` through the login form, and its session secret."""
     client = TestClient(team.client.app, raise_server_exceptions=False)
-    answer = client.post(
-        "/login",
+    answer = post_login(
+        client,
         data={"username": name, "password": PASSWORD, "next": "/"},
         follow_redirects=False,
     )
@@ -331,19 +334,19 @@ def test_session_cookie_post_without_csrf_header_is_refused(team: Server) -> Non
 
 def test_wrong_password_shows_the_form_again_and_is_audited(team: Server) -> None:
     client = TestClient(team.client.app, raise_server_exceptions=False)
-    answer = client.post(
-        "/login", data={"username": "vera", "password": "not the password"}, follow_redirects=False
+    answer = post_login(
+        client, data={"username": "vera", "password": "not the password"}, follow_redirects=False
     )
     assert answer.status_code == 401
     assert "text/html" in answer.headers["content-type"]
     assert "Wrong user name or password" in answer.text
     assert SESSION_COOKIE not in client.cookies
-    unknown = client.post("/login", data={"username": "nobody", "password": "whatever it is"})
+    unknown = post_login(client, data={"username": "nobody", "password": "whatever it is"})
     assert unknown.status_code == 401
     failed = events(team, "login.failed")
     assert [(e.actor, e.subject) for e in failed] == [
         ("anonymous", "user:vera"),
-        ("anonymous", "user:nobody"),
+        ("anonymous", "user:(no such user)"),
     ]
     assert "not the password" not in trail_text(team)
 
@@ -351,7 +354,7 @@ def test_wrong_password_shows_the_form_again_and_is_audited(team: Server) -> Non
 def test_disabled_user_cannot_sign_in(team: Server) -> None:
     team.accounts.set_disabled("root", "bob", True)
     client = TestClient(team.client.app, raise_server_exceptions=False)
-    answer = client.post("/login", data={"username": "bob", "password": PASSWORD})
+    answer = post_login(client, data={"username": "bob", "password": PASSWORD})
     assert answer.status_code == 401
     assert events(team, "login.failed")[-1].payload["reason"] == "disabled account"
 
@@ -434,7 +437,9 @@ def test_every_operation_needs_a_token(team: Server) -> None:
         answer = team.client.request(method, path)
         assert answer.status_code == 401, (method, path, answer.status_code, answer.text[:200])
         assert answer.json()["error"] == "unauthenticated"
-    assert len(events(team, "auth.refused")) == len(found)
+    # One client's refusals are recorded up to a limit per minute (a minute may turn meanwhile).
+    recorded = len(events(team, "auth.refused"))
+    assert min(len(found), ANONYMOUS_PER_MINUTE) <= recorded <= len(found)
 
 
 def test_every_change_by_session_needs_the_csrf_token(team: Server) -> None:
@@ -457,8 +462,8 @@ def test_sign_in_never_sends_the_browser_to_another_site(team: Server) -> None:
         "/\\evil.example",
         "/\t/evil.example",
     ):
-        answer = client.post(
-            "/login",
+        answer = post_login(
+            client,
             data={"username": "vera", "password": PASSWORD, "next": target},
             follow_redirects=False,
         )

@@ -12,7 +12,7 @@ from sqlalchemy import select, update
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.models import Alert, AuditEvent, Evidence, MonitorRun
 from mlgate.server.web.inbox import pending_approvals
-from tests.server.conftest import Server
+from tests.server.conftest import Server, post_login
 from tests.server.web_helpers import PASSWORD, business_case, make_project, sign_in
 
 PROJECT = "loans"
@@ -73,8 +73,8 @@ def test_pages_send_a_visitor_without_a_session_to_sign_in(web: Web) -> None:
 def test_signing_in_with_the_form_opens_the_page_asked_for(server: Server) -> None:
     server.user("dana")
     make_project(server.settings, server.store, PROJECT, "dana")
-    answer = server.client.post(
-        "/login",
+    answer = post_login(
+        server.client,
         data={"username": "dana", "password": PASSWORD, "next": f"/projects/{PROJECT}"},
         follow_redirects=False,
     )
@@ -173,8 +173,10 @@ def test_submitting_a_document_shows_the_remaining_gap(web: Web) -> None:
     evidence = web.submit_case()
     assert (evidence.name, evidence.actor, evidence.status) == ("business_case", "dana", "pass")
     assert evidence.payload["file"] == "case.yaml"
-    page = web.server.client.get(f"/projects/{PROJECT}?done=submitted&what=x").text
-    assert "Document submitted: x" in page
+    page = web.server.client.get(
+        f"/projects/{PROJECT}?done=submitted&kind=business_case&evidence={evidence.id}"
+    ).text
+    assert f"Document submitted: business_case as evidence {evidence.id}." in page
     assert "0 of 1 validator approval(s) of business_case" in page
     assert f'href="/projects/{PROJECT}/evidence/{evidence.id}"' in page
 
@@ -469,9 +471,14 @@ def test_a_hostile_project_name_is_shown_as_text_everywhere(web: Web) -> None:
     assert 'href="/projects/%3Cimg%20src%3Dx%20onerror%3Dalert%281%29%3E"' in client.get("/").text
 
 
-def test_the_flash_message_prints_only_known_codes_escaped(web: Web) -> None:
+def test_the_flash_message_prints_only_known_codes_with_identifier_names(web: Web) -> None:
     client, _ = web.client("dana")
-    page = client.get(f"/projects/{PROJECT}?done=submitted&what=<script>x</script>").text
-    assert "Document submitted: &lt;script&gt;x&lt;/script&gt;" in page
-    page = client.get(f"/projects/{PROJECT}?done=you+won+a+prize").text
-    assert "you won a prize" not in page
+    url = f"/projects/{PROJECT}?done=submitted&kind=business_case&evidence="
+    lure = client.get(url + "1+-+your+session+expired,+sign+in+at+evil.example").text
+    script = client.get(url + "<script>x</script>").text
+    unknown = client.get(f"/projects/{PROJECT}?done=you+won+a+prize").text
+    assert "Document submitted" not in lure
+    assert "evil.example" not in lure
+    assert "Document submitted" not in script
+    assert "<script>x</script>" not in script
+    assert "you won a prize" not in unknown

@@ -12,6 +12,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from mlgate.cli.options import (
+    ALERT_HELP,
+    AlertReasonOption,
+    ShowResolvedOption,
+)
 from mlgate.cli.render import ALERT_STYLE, alert_table, console
 
 alerts_app = typer.Typer(
@@ -19,7 +24,6 @@ alerts_app = typer.Typer(
     invoke_without_command=True,
 )
 
-ALERT_HELP = "The alert's number, as `mlgate alerts --all` shows it."
 DELIVERY_STYLE = {"sent": "green", "failed": "bold red", "not_configured": "dim"}
 
 
@@ -31,10 +35,7 @@ def _gov():  # type: ignore[no-untyped-def]
 
 
 @alerts_app.callback()
-def alerts_list(
-    ctx: typer.Context,
-    show_all: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
-) -> None:
+def alerts_list(ctx: typer.Context, show_all: ShowResolvedOption = False) -> None:
     """List the open alerts (with --all, the resolved ones and how they closed)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -121,7 +122,7 @@ def alerts_show(
 @alerts_app.command("resolve")
 def alerts_resolve(
     alert_id: Annotated[str, typer.Argument(metavar="ID", help=ALERT_HELP)],
-    reason: Annotated[str, typer.Option(help="What was found or done (10 characters or more).")],
+    reason: AlertReasonOption,
 ) -> None:
     """Resolve an open alert by hand (ml engineers and validators); its next breach re-opens."""
     from mlgate.monitoring.alerts import parse_alert_id, resolve_alert

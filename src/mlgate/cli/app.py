@@ -33,6 +33,40 @@ from mlgate.cli.alerts import alerts_app
 from mlgate.cli.features import feature_app
 from mlgate.cli.findings import finding_app
 from mlgate.cli.labels import kpi_app, label_app
+from mlgate.cli.options import (
+    AdvanceToOption,
+    ApprovalRequirement,
+    ApproveCommentOption,
+    AuditLimitOption,
+    CardPdfOption,
+    CheckName,
+    ContractOption,
+    DataFile,
+    DatasetNameOption,
+    DatasetOption,
+    DaysOption,
+    DocumentPaths,
+    EndpointOption,
+    EstimatorOption,
+    ExcludeOption,
+    ExpiresOption,
+    JustificationOption,
+    MemberName,
+    ModeOption,
+    PositiveLabelOption,
+    RejectCommentOption,
+    ReportPdfOption,
+    RoleOption,
+    RunChecksOption,
+    SensitiveOption,
+    ShowAllStagesOption,
+    StreamingOption,
+    TargetOption,
+    TierOption,
+    TrainDataOption,
+    VerboseOption,
+    WaivedRequirement,
+)
 from mlgate.cli.render import (
     alert_table,
     check_table,
@@ -85,7 +119,7 @@ def _main(
     actor: Annotated[
         str | None, typer.Option("--as", help="Act as this user (local mode).")
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
+    verbose: VerboseOption = 0,
 ) -> None:
     STATE["actor"] = actor
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
@@ -125,16 +159,14 @@ def _progress() -> Progress:
 @app.command()
 def init(
     name: Annotated[str, typer.Argument(help="Project name, unique in the store.")],
-    target: Annotated[str, typer.Option(help="Column the model predicts.")],
-    tier: Annotated[str, typer.Option(help="Risk tier: low, medium or high.")] = "medium",
-    sensitive: Annotated[str, typer.Option(help="Comma-separated sensitive columns.")] = "",
-    exclude: Annotated[str, typer.Option(help="Comma-separated columns not to learn from.")] = "",
-    positive_label: Annotated[str, typer.Option(help="The favourable class.")] = "1",
-    estimator: Annotated[str, typer.Option(help="Dotted estimator class.")] = (
-        "sklearn.ensemble.HistGradientBoostingClassifier"
-    ),
+    target: TargetOption,
+    tier: TierOption = "medium",
+    sensitive: SensitiveOption = "",
+    exclude: ExcludeOption = "",
+    positive_label: PositiveLabelOption = "1",
+    estimator: EstimatorOption = "sklearn.ensemble.HistGradientBoostingClassifier",
     policy: Annotated[Path | None, typer.Option(help="Policy file (default: built in).")] = None,
-    data: Annotated[Path | None, typer.Option(help="Register this file as 'train'.")] = None,
+    data: TrainDataOption = None,
     path: Annotated[Path, typer.Option(help="Workspace folder.")] = Path("."),
     owner: Annotated[str | None, typer.Option(help="Owner (default: MLGATE_USER).")] = None,
 ) -> None:
@@ -178,9 +210,7 @@ def _label(text: str) -> int | str:
 
 
 @app.command()
-def status(
-    show_all: Annotated[bool, typer.Option("--all", help="Show every stage.")] = False,
-) -> None:
+def status(show_all: ShowAllStagesOption = False) -> None:
     """Show the current stage and, per requirement, what satisfied it or what is missing."""
     from mlgate.lifecycle.notices import configuration_notices, notices
     from mlgate.monitoring.alerts import open_alerts
@@ -201,10 +231,7 @@ def status(
 
 
 @app.command()
-def advance(
-    to: Annotated[str | None, typer.Option(help="Keep advancing until this stage.")] = None,
-    run_checks: Annotated[bool, typer.Option(help="Run missing automated checks first.")] = True,
-) -> None:
+def advance(to: AdvanceToOption = None, run_checks: RunChecksOption = True) -> None:
     """Move to the next stage when every requirement of the current one is met."""
     from mlgate.lifecycle.evidence import ensure_checks
 
@@ -262,9 +289,7 @@ def doc_kinds() -> None:
 
 
 @doc_app.command("submit")
-def doc_submit(
-    paths: Annotated[list[Path], typer.Argument(help="Filled document files or folders.")],
-) -> None:
+def doc_submit(paths: DocumentPaths) -> None:
     """Validate documents field by field and store them as evidence."""
     from mlgate.lifecycle.evidence import submit_document
 
@@ -286,13 +311,7 @@ def doc_submit(
 
 @data_app.command("add")
 def data_add(
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
-    name: Annotated[
-        str, typer.Option(help="train, holdout, current, or your own name.")
-    ] = "train",
-    contract: Annotated[
-        Path | None, typer.Option(help="Data contract YAML to keep with it.")
-    ] = None,
+    file: DataFile, name: DatasetNameOption = "train", contract: ContractOption = None
 ) -> None:
     """Register a data file as a new version of a named dataset."""
     from mlgate.lifecycle.data import latest_or_none, register_dataset
@@ -314,7 +333,7 @@ def data_add(
 
 @data_app.command("infer")
 def data_infer(
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
+    file: DataFile,
     output: Annotated[Path | None, typer.Option(help="Write here instead of printing.")] = None,
     name: Annotated[str | None, typer.Option(help="Dataset name (default: file stem).")] = None,
     target: Annotated[
@@ -421,13 +440,7 @@ def model_list() -> None:
 
 @app.command()
 def check(
-    name: Annotated[str, typer.Argument(help="A check name or a check requirement id.")],
-    dataset: Annotated[
-        str | None, typer.Option(help="Dataset to run on (default: the policy's).")
-    ] = None,
-    streaming: Annotated[
-        bool, typer.Option(help="Read the data in batches (automatic for large files).")
-    ] = False,
+    name: CheckName, dataset: DatasetOption = None, streaming: StreamingOption = False
 ) -> None:
     """Run one check on the current dataset and model versions and store it as evidence."""
     from mlgate.lifecycle.evidence import run_check
@@ -475,20 +488,14 @@ def eda(
 
 
 @app.command()
-def approve(
-    requirement: Annotated[str, typer.Argument(help="The approval requirement id.")],
-    comment: Annotated[str, typer.Option(help="Why you approve.")] = "",
-) -> None:
+def approve(requirement: ApprovalRequirement, comment: ApproveCommentOption = "") -> None:
     """Approve what an approval requirement is about (never your own work)."""
     approval = _gov().decide(requirement, "approve", comment)
     console.print(f"[green]Approved[/green] {requirement} ({approval.subject}) as {approval.role}")
 
 
 @app.command()
-def reject(
-    requirement: Annotated[str, typer.Argument(help="The approval requirement id.")],
-    comment: Annotated[str, typer.Option(help="Why you reject.")] = "",
-) -> None:
+def reject(requirement: ApprovalRequirement, comment: RejectCommentOption = "") -> None:
     """Reject what an approval requirement is about; the gate stays closed."""
     approval = _gov().decide(requirement, "reject", comment)
     console.print(f"[red]Rejected[/red] {requirement} ({approval.subject}) as {approval.role}")
@@ -496,10 +503,10 @@ def reject(
 
 @app.command()
 def waive(
-    requirement: Annotated[str, typer.Argument(help="The requirement id to set aside.")],
-    justification: Annotated[str, typer.Option(help="Why it is acceptable to skip it.")] = "",
-    expires: Annotated[str | None, typer.Option(help="Expiry date, YYYY-MM-DD.")] = None,
-    days: Annotated[int | None, typer.Option(help="Or: expire after this many days.")] = None,
+    requirement: WaivedRequirement,
+    justification: JustificationOption = "",
+    expires: ExpiresOption = None,
+    days: DaysOption = None,
 ) -> None:
     """Set a requirement aside until an expiry date (risk officers and admins)."""
     if (expires is None) == (days is None):
@@ -518,10 +525,7 @@ def waive(
 
 
 @member_app.command("add")
-def member_add(
-    user: Annotated[str, typer.Argument(help="The person's user name.")],
-    role: Annotated[str, typer.Option(help="A role the policy knows.")],
-) -> None:
+def member_add(user: MemberName, role: RoleOption) -> None:
     """Give a person a role in the project (admins only)."""
     _gov().add_member(user, role)
     console.print(f"{user} now holds {role}")
@@ -538,10 +542,7 @@ def member_list() -> None:
 
 
 @app.command()
-def deploy(
-    mode: Annotated[str, typer.Option(help="batch, rest or stream.")] = "batch",
-    endpoint: Annotated[str | None, typer.Option(help="Where it is served.")] = None,
-) -> None:
+def deploy(mode: ModeOption = "batch", endpoint: EndpointOption = None) -> None:
     """Deploy the current model version once every gate up to deployment holds for it."""
     from mlgate.lifecycle.deploy import deploy as do_deploy
 
@@ -588,7 +589,7 @@ def predict(
 @app.command()
 def report(
     output: Annotated[Path | None, typer.Option(help="HTML file to write.")] = None,
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also print it to a PDF beside it.")] = False,
+    pdf: ReportPdfOption = False,
 ) -> None:
     """Write the governance report (EU AI Act Annex IV and SR 11-7 layout) as HTML, and PDF."""
     from mlgate.reports.files import checked_output
@@ -608,7 +609,7 @@ def card(
     output_dir: Annotated[
         Path | None, typer.Option(help="Folder for model-card.html, .pdf and .json.")
     ] = None,
-    pdf: Annotated[bool, typer.Option(help="Also print the card to PDF.")] = True,
+    pdf: CardPdfOption = True,
 ) -> None:
     """Write the model card as model-card.json (stable schema), model-card.html and .pdf."""
     from mlgate.reports.card import write_card
@@ -656,7 +657,7 @@ def audit_verify() -> None:
 
 
 @audit_app.command("log")
-def audit_log(limit: Annotated[int, typer.Option(help="How many recent events.")] = 30) -> None:
+def audit_log(limit: AuditLimitOption = 30) -> None:
     """Show the most recent audit events."""
     from sqlalchemy import select
 

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 from rich.table import Table
 
+from mlgate.cli.options import (
+    ModeFilterOption,
+    ModeOption,
+    RollbackReasonOption,
+    ServingAtOption,
+)
 from mlgate.cli.render import console
 
 
@@ -20,18 +26,7 @@ def register(app: typer.Typer, open_governance: Callable[[], Any]) -> None:
     """Add ``mlgate deployments`` and ``mlgate rollback`` to ``app``."""
 
     @app.command("deployments")
-    def deployments(
-        mode: Annotated[
-            str | None, typer.Option(help="Only this mode: batch, rest or stream.")
-        ] = None,
-        at: Annotated[
-            str | None,
-            typer.Option(
-                help="Show which version served in each mode at this UTC moment "
-                "(2026-12-01 or 2026-12-01T10:00)."
-            ),
-        ] = None,
-    ) -> None:
+    def deployments(mode: ModeFilterOption = None, at: ServingAtOption = None) -> None:
         """List every deployment, or which version was serving at a given moment."""
         from mlgate.lifecycle.deployments import deployment_history, parse_moment, serving_at
 
@@ -48,12 +43,7 @@ def register(app: typer.Typer, open_governance: Callable[[], Any]) -> None:
             console.print(f"  {each:<7} {served}{since}")
 
     @app.command("rollback")
-    def rollback(
-        reason: Annotated[
-            str, typer.Option(help="Why the live version is taken back (10+ characters).")
-        ],
-        mode: Annotated[str, typer.Option(help="batch, rest or stream.")] = "batch",
-    ) -> None:
+    def rollback(reason: RollbackReasonOption, mode: ModeOption = "batch") -> None:
         """Re-deploy the version that served in a mode before the live one."""
         from mlgate.lifecycle.deployments import rollback as do_rollback
 

@@ -13,6 +13,23 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
+from mlgate.cli.options import (
+    FINDING_HELP,
+    DescriptionOption,
+    DueOption,
+    FindingStatusOption,
+    FindingVersionOption,
+    NewDueOption,
+    NewOwnerOption,
+    NewRemediationOption,
+    OwnerOption,
+    RemediationOption,
+    ReopenReasonOption,
+    ResolutionOption,
+    SeverityOption,
+    TitleOption,
+    VersionFilterOption,
+)
 from mlgate.cli.render import console
 
 finding_app = typer.Typer(
@@ -21,7 +38,6 @@ finding_app = typer.Typer(
 )
 
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold red"}
-FINDING_HELP = "The finding's number, as `mlgate finding list` shows it."
 
 
 def _gov():  # type: ignore[no-untyped-def]
@@ -33,15 +49,13 @@ def _gov():  # type: ignore[no-untyped-def]
 
 @finding_app.command("add")
 def finding_add(
-    severity: Annotated[str, typer.Option(help="low, medium, high or critical.")],
-    title: Annotated[str, typer.Option(help="One line naming the problem.")],
-    description: Annotated[str, typer.Option(help="What is wrong and the evidence for it.")],
-    owner: Annotated[str, typer.Option(help="Who is to fix it.")],
-    due: Annotated[str, typer.Option(help="Due date, YYYY-MM-DD (today or later).")],
-    remediation: Annotated[str, typer.Option(help="The agreed fix, if known.")] = "",
-    model_version: Annotated[
-        int | None, typer.Option(help="Model version it concerns (default: the newest).")
-    ] = None,
+    severity: SeverityOption,
+    title: TitleOption,
+    description: DescriptionOption,
+    owner: OwnerOption,
+    due: DueOption,
+    remediation: RemediationOption = "",
+    model_version: FindingVersionOption = None,
 ) -> None:
     """Record a finding against a model version (validators, risk officers, admins)."""
     from mlgate.lifecycle.findings import add_finding, parse_due, version_numbers
@@ -69,10 +83,7 @@ def finding_add(
 
 @finding_app.command("list")
 def finding_list(
-    status: Annotated[str | None, typer.Option(help="Only open or only closed ones.")] = None,
-    model_version: Annotated[
-        int | None, typer.Option(help="Only the findings of this model version.")
-    ] = None,
+    status: FindingStatusOption = None, model_version: VersionFilterOption = None
 ) -> None:
     """List the project's findings: severity, status, owner, due date and resolution."""
     from mlgate.lifecycle.findings import list_findings, version_numbers
@@ -112,9 +123,9 @@ def finding_list(
 @finding_app.command("update")
 def finding_update(
     finding_id: Annotated[str, typer.Argument(metavar="ID", help=FINDING_HELP)],
-    remediation: Annotated[str | None, typer.Option(help="The new remediation plan.")] = None,
-    owner: Annotated[str | None, typer.Option(help="Give the finding to someone else.")] = None,
-    due: Annotated[str | None, typer.Option(help="New due date, YYYY-MM-DD.")] = None,
+    remediation: NewRemediationOption = None,
+    owner: NewOwnerOption = None,
+    due: NewDueOption = None,
 ) -> None:
     """Change an open finding's remediation plan (its owner may), owner or due date."""
     from mlgate.lifecycle.findings import parse_due, parse_finding_id, update_finding
@@ -130,7 +141,7 @@ def finding_update(
 @finding_app.command("close")
 def finding_close(
     finding_id: Annotated[str, typer.Argument(metavar="ID", help=FINDING_HELP)],
-    resolution: Annotated[str, typer.Option(help="How it was settled (10 characters or more).")],
+    resolution: ResolutionOption,
 ) -> None:
     """Close a finding; not by the model's author nor by the finding's owner."""
     from mlgate.lifecycle.findings import close_finding, parse_finding_id
@@ -142,7 +153,7 @@ def finding_close(
 @finding_app.command("reopen")
 def finding_reopen(
     finding_id: Annotated[str, typer.Argument(metavar="ID", help=FINDING_HELP)],
-    reason: Annotated[str, typer.Option(help="Why it is open again (10 characters or more).")],
+    reason: ReopenReasonOption,
 ) -> None:
     """Reopen a closed finding (validators, risk officers, admins)."""
     from mlgate.lifecycle.findings import parse_finding_id, reopen_finding

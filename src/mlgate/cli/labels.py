@@ -12,6 +12,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mlgate.cli.options import (
+    KpiFilterOption,
+    KpiName,
+    KpiSourceOption,
+    KpiValue,
+    LabelFile,
+    PeriodEndOption,
+    PeriodStartOption,
+    ReplaceLabelsOption,
+)
 from mlgate.cli.render import console
 
 label_app = typer.Typer(
@@ -32,14 +42,7 @@ def _gov():  # type: ignore[no-untyped-def]
 
 
 @label_app.command("add")
-def labels_add(
-    file: Annotated[
-        Path, typer.Argument(help="CSV or Parquet with request_id, label[, observed_at].")
-    ],
-    replace: Annotated[
-        bool, typer.Option("--replace", help="Overwrite stored labels that differ (audited).")
-    ] = False,
-) -> None:
+def labels_add(file: LabelFile, replace: ReplaceLabelsOption = False) -> None:
     """Store the labels of a file; labels already stored alike are skipped."""
     from mlgate.monitoring.labels import ingest_labels
 
@@ -81,11 +84,11 @@ def labels_status() -> None:
 
 @kpi_app.command("add")
 def kpi_add(
-    name: Annotated[str, typer.Argument(help="A KPI declared under monitoring.kpis.")],
-    value: Annotated[str, typer.Argument(help="The KPI's value for the period.")],
-    period_start: Annotated[str, typer.Option(help="First day of the period, YYYY-MM-DD.")],
-    period_end: Annotated[str, typer.Option(help="Last day of the period (included).")],
-    source: Annotated[str, typer.Option(help="Where the figure comes from.")] = "cli",
+    name: KpiName,
+    value: KpiValue,
+    period_start: PeriodStartOption,
+    period_end: PeriodEndOption,
+    source: KpiSourceOption = "cli",
 ) -> None:
     """Report a KPI's value for one period (business owners, admins)."""
     from mlgate.monitoring.kpis import record_kpi
@@ -113,9 +116,7 @@ def kpi_import(
 
 
 @kpi_app.command("list")
-def kpi_list(
-    name: Annotated[str | None, typer.Option(help="Only the values of this KPI.")] = None,
-) -> None:
+def kpi_list(name: KpiFilterOption = None) -> None:
     """List the reported KPI values with their target and whether a monitor run saw them."""
     from mlgate.monitoring.kpis import list_kpis
 

@@ -18,6 +18,10 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from mlgate.cli.options import (
+    DashboardOption,
+    UntilOption,
+)
 from mlgate.cli.render import console, err_console
 from mlgate.errors import ValidationError
 
@@ -36,13 +40,7 @@ def register(
     app.add_typer(monitor_app, name="monitor")
 
     @monitor_app.callback()
-    def monitor_once(
-        ctx: typer.Context,
-        until: Annotated[
-            str | None,
-            typer.Option(help="Monitor only windows that ended by this ISO date-time (UTC)."),
-        ] = None,
-    ) -> None:
+    def monitor_once(ctx: typer.Context, until: UntilOption = None) -> None:
         """Monitor every complete window of the prediction log not yet monitored."""
         if ctx.invoked_subcommand is not None:
             return
@@ -72,9 +70,7 @@ def register(
 
     @monitor_app.command("report")
     def report(
-        output: Annotated[Path, typer.Option(help="Where to write the dashboard (HTML).")] = Path(
-            "monitoring.html"
-        ),
+        output: DashboardOption = Path("monitoring.html"),
     ) -> None:
         """Write the monitoring dashboard: drift, performance, KPIs and alerts over time."""
         from mlgate.monitoring.dashboard import write_dashboard

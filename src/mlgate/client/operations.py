@@ -20,6 +20,43 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from mlgate.cli.options import (
+    ALERT_HELP,
+    FINDING_HELP,
+    AlertReasonOption,
+    CardPdfOption,
+    DashboardOption,
+    DescriptionOption,
+    DueOption,
+    EndpointOption,
+    FindingStatusOption,
+    FindingVersionOption,
+    KpiFilterOption,
+    KpiName,
+    KpiSourceOption,
+    KpiValue,
+    LabelFile,
+    ModeFilterOption,
+    ModeOption,
+    NewDueOption,
+    NewOwnerOption,
+    NewRemediationOption,
+    OwnerOption,
+    PeriodEndOption,
+    PeriodStartOption,
+    RemediationOption,
+    ReopenReasonOption,
+    ReplaceLabelsOption,
+    ReportPdfOption,
+    ResolutionOption,
+    RollbackReasonOption,
+    ServingAtOption,
+    SeverityOption,
+    ShowResolvedOption,
+    TitleOption,
+    UntilOption,
+    VersionFilterOption,
+)
 from mlgate.cli.render import alert_table, console, err_console
 from mlgate.client.remote import REMOTE, call
 from mlgate.client.views import alert_object, as_object
@@ -29,8 +66,6 @@ from mlgate.reports.files import checked_output
 logger = logging.getLogger(__name__)
 
 SEVERITY_STYLE = {"low": "dim", "medium": "yellow", "high": "bold red", "critical": "bold red"}
-ALERT_HELP = "The alert's number, as `mlgate alerts --all` shows it."
-FINDING_HELP = "The finding's number, as `mlgate finding list` shows it."
 
 alerts_app = typer.Typer(
     help="List monitoring alerts, show one with its deliveries, resolve one with a reason.",
@@ -84,10 +119,7 @@ def save(content: bytes, target: Path) -> Path:
 
 
 @alerts_app.callback()
-def alerts_list(
-    ctx: typer.Context,
-    show_all: Annotated[bool, typer.Option("--all", help="Resolved alerts too.")] = False,
-) -> None:
+def alerts_list(ctx: typer.Context, show_all: ShowResolvedOption = False) -> None:
     """List the open alerts (with --all, the resolved ones and how they closed)."""
     if ctx.invoked_subcommand is not None:
         return
@@ -153,7 +185,7 @@ def _print_deliveries(notified: list[Any]) -> None:
 @alerts_app.command("resolve")
 def alerts_resolve(
     alert_id: Annotated[int, typer.Argument(metavar="ID", help=ALERT_HELP, min=1)],
-    reason: Annotated[str, typer.Option(help="What was found or done (10 characters or more).")],
+    reason: AlertReasonOption,
 ) -> None:
     """Resolve an open alert by hand (ml engineers and validators); its next breach re-opens."""
     alert = call("POST", "alerts", alert_id, "resolve", json={"reason": reason})
@@ -168,15 +200,13 @@ def alerts_resolve(
 
 @finding_app.command("add")
 def finding_add(
-    severity: Annotated[str, typer.Option(help="low, medium, high or critical.")],
-    title: Annotated[str, typer.Option(help="One line naming the problem.")],
-    description: Annotated[str, typer.Option(help="What is wrong and the evidence for it.")],
-    owner: Annotated[str, typer.Option(help="Who is to fix it.")],
-    due: Annotated[str, typer.Option(help="Due date, YYYY-MM-DD (today or later).")],
-    remediation: Annotated[str, typer.Option(help="The agreed fix, if known.")] = "",
-    model_version: Annotated[
-        int | None, typer.Option(help="Model version it concerns (default: the newest).")
-    ] = None,
+    severity: SeverityOption,
+    title: TitleOption,
+    description: DescriptionOption,
+    owner: OwnerOption,
+    due: DueOption,
+    remediation: RemediationOption = "",
+    model_version: FindingVersionOption = None,
 ) -> None:
     """Record a finding against a model version (validators, risk officers, admins)."""
     body = {
@@ -203,10 +233,7 @@ def finding_add(
 
 @finding_app.command("list")
 def finding_list(
-    status: Annotated[str | None, typer.Option(help="Only open or only closed ones.")] = None,
-    model_version: Annotated[
-        int | None, typer.Option(help="Only the findings of this model version.")
-    ] = None,
+    status: FindingStatusOption = None, model_version: VersionFilterOption = None
 ) -> None:
     """List the project's findings: severity, status, owner, due date and resolution."""
     params = {"status": status, "model_version": model_version}
@@ -247,9 +274,9 @@ def findings_table(findings: list[Any]) -> Table:
 @finding_app.command("update")
 def finding_update(
     finding_id: Annotated[int, typer.Argument(metavar="ID", help=FINDING_HELP, min=1)],
-    remediation: Annotated[str | None, typer.Option(help="The new remediation plan.")] = None,
-    owner: Annotated[str | None, typer.Option(help="Give the finding to someone else.")] = None,
-    due: Annotated[str | None, typer.Option(help="New due date, YYYY-MM-DD.")] = None,
+    remediation: NewRemediationOption = None,
+    owner: NewOwnerOption = None,
+    due: NewDueOption = None,
 ) -> None:
     """Change an open finding's remediation plan (its owner may), owner or due date."""
     body = {
@@ -269,7 +296,7 @@ def finding_update(
 @finding_app.command("close")
 def finding_close(
     finding_id: Annotated[int, typer.Argument(metavar="ID", help=FINDING_HELP, min=1)],
-    resolution: Annotated[str, typer.Option(help="How it was settled (10 characters or more).")],
+    resolution: ResolutionOption,
 ) -> None:
     """Close a finding; not by the model's author nor by the finding's owner."""
     finding = call("POST", "findings", finding_id, "close", json={"resolution": resolution})
@@ -281,7 +308,7 @@ def finding_close(
 @finding_app.command("reopen")
 def finding_reopen(
     finding_id: Annotated[int, typer.Argument(metavar="ID", help=FINDING_HELP, min=1)],
-    reason: Annotated[str, typer.Option(help="Why it is open again (10 characters or more).")],
+    reason: ReopenReasonOption,
 ) -> None:
     """Reopen a closed finding (validators, risk officers, admins)."""
     finding = call("POST", "findings", finding_id, "reopen", json={"reason": reason})
@@ -292,14 +319,7 @@ def finding_reopen(
 
 
 @label_app.command("add")
-def labels_add(
-    file: Annotated[
-        Path, typer.Argument(help="CSV or Parquet with request_id, label[, observed_at].")
-    ],
-    replace: Annotated[
-        bool, typer.Option("--replace", help="Overwrite stored labels that differ (audited).")
-    ] = False,
-) -> None:
+def labels_add(file: LabelFile, replace: ReplaceLabelsOption = False) -> None:
     """Upload the labels of a file; labels already stored alike are skipped."""
     if not file.is_file():
         raise ValidationError(f"label file {file} does not exist or is not a file")
@@ -319,11 +339,11 @@ def labels_add(
 
 @kpi_app.command("add")
 def kpi_add(
-    name: Annotated[str, typer.Argument(help="A KPI declared under monitoring.kpis.")],
-    value: Annotated[str, typer.Argument(help="The KPI's value for the period.")],
-    period_start: Annotated[str, typer.Option(help="First day of the period, YYYY-MM-DD.")],
-    period_end: Annotated[str, typer.Option(help="Last day of the period (included).")],
-    source: Annotated[str, typer.Option(help="Where the figure comes from.")] = "cli",
+    name: KpiName,
+    value: KpiValue,
+    period_start: PeriodStartOption,
+    period_end: PeriodEndOption,
+    source: KpiSourceOption = "cli",
 ) -> None:
     """Report a KPI's value for one period (business owners, admins)."""
     try:
@@ -345,9 +365,7 @@ def kpi_add(
 
 
 @kpi_app.command("list")
-def kpi_list(
-    name: Annotated[str | None, typer.Option(help="Only the values of this KPI.")] = None,
-) -> None:
+def kpi_list(name: KpiFilterOption = None) -> None:
     """List the reported KPI values with their target and whether a monitor run saw them."""
     values = call("GET", "kpis", params={"name": name})
     if not values:
@@ -376,18 +394,7 @@ def kpi_list(
 # -- deployments --------------------------------------------------------------------------
 
 
-def deployments(
-    mode: Annotated[
-        str | None, typer.Option(help="Only this mode: batch, rest or stream.")
-    ] = None,
-    at: Annotated[
-        str | None,
-        typer.Option(
-            help="Show which version served in each mode at this UTC moment "
-            "(2026-12-01 or 2026-12-01T10:00)."
-        ),
-    ] = None,
-) -> None:
+def deployments(mode: ModeFilterOption = None, at: ServingAtOption = None) -> None:
     """List every deployment, or which version was serving at a given moment."""
     from mlgate.cli.deployments import print_history
     from mlgate.lifecycle.deployments import MODES, parse_moment
@@ -411,21 +418,13 @@ def _served_at(record: Any, moment: datetime) -> bool:
     return record.created_at <= moment and (record.ended_at is None or moment < record.ended_at)
 
 
-def deploy(
-    mode: Annotated[str, typer.Option(help="batch, rest or stream.")] = "batch",
-    endpoint: Annotated[str | None, typer.Option(help="Where it is served.")] = None,
-) -> None:
+def deploy(mode: ModeOption = "batch", endpoint: EndpointOption = None) -> None:
     """Deploy the current model version once every gate up to deployment holds for it."""
     done = call("POST", "deployments", json={"mode": mode, "endpoint": endpoint})
     console.print(f"[green]Deployed[/green] ({done['mode']}) at {escape(done['endpoint'])}")
 
 
-def rollback(
-    reason: Annotated[
-        str, typer.Option(help="Why the live version is taken back (10+ characters).")
-    ],
-    mode: Annotated[str, typer.Option(help="batch, rest or stream.")] = "batch",
-) -> None:
+def rollback(reason: RollbackReasonOption, mode: ModeOption = "batch") -> None:
     """Re-deploy the version that served in a mode before the live one."""
     done = call("POST", "rollback", json={"mode": mode, "reason": reason})
     console.print(
@@ -438,13 +437,7 @@ def rollback(
 
 
 @monitor_app.callback()
-def monitor_once(
-    ctx: typer.Context,
-    until: Annotated[
-        str | None,
-        typer.Option(help="Monitor only windows that ended by this ISO date-time (UTC)."),
-    ] = None,
-) -> None:
+def monitor_once(ctx: typer.Context, until: UntilOption = None) -> None:
     """Monitor, on the server, every complete window of the prediction log not yet monitored."""
     if ctx.invoked_subcommand is not None:
         return
@@ -479,9 +472,7 @@ def monitor_history(
 
 @monitor_app.command("report")
 def monitor_report(
-    output: Annotated[Path, typer.Option(help="Where to write the dashboard (HTML).")] = Path(
-        "monitoring.html"
-    ),
+    output: DashboardOption = Path("monitoring.html"),
 ) -> None:
     """Download the monitoring dashboard: drift, performance, KPIs and alerts over time."""
     target = checked_output(output, "--output")
@@ -495,7 +486,7 @@ def monitor_report(
 
 def report(
     output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
-    pdf: Annotated[bool, typer.Option("--pdf", help="Also print it to a PDF beside it.")] = False,
+    pdf: ReportPdfOption = False,
 ) -> None:
     """Download the governance report (EU AI Act Annex IV and SR 11-7 layout) as HTML, and PDF."""
     target = checked_output(
@@ -511,7 +502,7 @@ def card(
     output_dir: Annotated[
         Path, typer.Option(help="Folder for model-card.html, .pdf and .json.")
     ] = Path("."),
-    pdf: Annotated[bool, typer.Option(help="Also print the card to PDF.")] = True,
+    pdf: CardPdfOption = True,
 ) -> None:
     """Download the model card as model-card.json (stable schema), model-card.html and .pdf."""
     if output_dir.exists() and not output_dir.is_dir():

@@ -23,6 +23,36 @@ import typer
 import yaml
 from rich.markup import escape
 
+from mlgate.cli.options import (
+    AdvanceToOption,
+    ApprovalRequirement,
+    ApproveCommentOption,
+    AuditLimitOption,
+    CheckName,
+    ContractOption,
+    DataFile,
+    DatasetNameOption,
+    DatasetOption,
+    DaysOption,
+    DocumentPaths,
+    EstimatorOption,
+    ExcludeOption,
+    ExpiresOption,
+    JustificationOption,
+    MemberName,
+    PositiveLabelOption,
+    RejectCommentOption,
+    RoleOption,
+    RunChecksOption,
+    SensitiveOption,
+    ShowAllStagesOption,
+    StreamingOption,
+    TargetOption,
+    TierOption,
+    TrainDataOption,
+    VerboseOption,
+    WaivedRequirement,
+)
 from mlgate.cli.render import STATUS_STYLE, check_table, console, err_console, print_findings
 from mlgate.client.http import URL_VARIABLE, ServerClient, segment
 from mlgate.client.views import alert_object, as_object, print_remote_status
@@ -167,7 +197,7 @@ def _main(
     actor: Annotated[
         str | None, typer.Option("--as", help="Local mode only: refused by the team server.")
     ] = None,
-    verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging.")] = 0,
+    verbose: VerboseOption = 0,
 ) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
@@ -203,16 +233,14 @@ def whoami() -> None:
 @remote_app.command()
 def init(
     name: Annotated[str, typer.Argument(help="Project name, unique on the server.")],
-    target: Annotated[str, typer.Option(help="Column the model predicts.")],
-    tier: Annotated[str, typer.Option(help="Risk tier: low, medium or high.")] = "medium",
-    sensitive: Annotated[str, typer.Option(help="Comma-separated sensitive columns.")] = "",
-    exclude: Annotated[str, typer.Option(help="Comma-separated columns not to learn from.")] = "",
-    positive_label: Annotated[str, typer.Option(help="The favourable class.")] = "1",
-    estimator: Annotated[str, typer.Option(help="Dotted estimator class.")] = (
-        "sklearn.ensemble.HistGradientBoostingClassifier"
-    ),
+    target: TargetOption,
+    tier: TierOption = "medium",
+    sensitive: SensitiveOption = "",
+    exclude: ExcludeOption = "",
+    positive_label: PositiveLabelOption = "1",
+    estimator: EstimatorOption = "sklearn.ensemble.HistGradientBoostingClassifier",
     description: Annotated[str, typer.Option(help="What the project is for.")] = "",
-    data: Annotated[Path | None, typer.Option(help="Register this file as 'train'.")] = None,
+    data: TrainDataOption = None,
 ) -> None:
     """Create a project on the server; you become its owner, admin and data scientist."""
     if tier not in ("low", "medium", "high"):
@@ -252,9 +280,7 @@ def _label(text: str) -> int | str:
 
 
 @remote_app.command()
-def status(
-    show_all: Annotated[bool, typer.Option("--all", help="Show every stage.")] = False,
-) -> None:
+def status(show_all: ShowAllStagesOption = False) -> None:
     """Show the current stage and, per requirement, what satisfied it or what is missing."""
     from mlgate.cli.render import alert_table
 
@@ -266,10 +292,7 @@ def status(
 
 
 @remote_app.command()
-def advance(
-    to: Annotated[str | None, typer.Option(help="Keep advancing until this stage.")] = None,
-    run_checks: Annotated[bool, typer.Option(help="Run missing automated checks first.")] = True,
-) -> None:
+def advance(to: AdvanceToOption = None, run_checks: RunChecksOption = True) -> None:
     """Move to the next stage when every requirement of the current one is met."""
     project = call("GET")
     stage_ids = [s["id"] for s in project["stages"]]
@@ -309,9 +332,7 @@ def _checks_missing(project: dict[str, Any]) -> bool:
 
 
 @doc_app.command("submit")
-def doc_submit(
-    paths: Annotated[list[Path], typer.Argument(help="Filled document files or folders.")],
-) -> None:
+def doc_submit(paths: DocumentPaths) -> None:
     """Validate documents field by field on the server and store them as evidence."""
     files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
     if not files:
@@ -349,13 +370,7 @@ def _text_of(file: Path) -> str:
 
 @data_app.command("add")
 def data_add(
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet file.")],
-    name: Annotated[
-        str, typer.Option(help="train, holdout, current, or your own name.")
-    ] = "train",
-    contract: Annotated[
-        Path | None, typer.Option(help="Data contract YAML to keep with it.")
-    ] = None,
+    file: DataFile, name: DatasetNameOption = "train", contract: ContractOption = None
 ) -> None:
     """Upload a data file as a new version of a named dataset."""
     _readable(file, "data file")
@@ -410,13 +425,7 @@ def model_list() -> None:
 
 @remote_app.command()
 def check(
-    name: Annotated[str, typer.Argument(help="A check name or a check requirement id.")],
-    dataset: Annotated[
-        str | None, typer.Option(help="Dataset to run on (default: the policy's).")
-    ] = None,
-    streaming: Annotated[
-        bool, typer.Option(help="Read the data in batches (automatic for large files).")
-    ] = False,
+    name: CheckName, dataset: DatasetOption = None, streaming: StreamingOption = False
 ) -> None:
     """Run one check on the server and store it as evidence."""
     with err_console.status(f"running {name} on the server"):
@@ -467,10 +476,7 @@ def _decide(requirement: str, decision: str, comment: str) -> dict[str, Any]:
 
 
 @remote_app.command()
-def approve(
-    requirement: Annotated[str, typer.Argument(help="The approval requirement id.")],
-    comment: Annotated[str, typer.Option(help="Why you approve.")] = "",
-) -> None:
+def approve(requirement: ApprovalRequirement, comment: ApproveCommentOption = "") -> None:
     """Approve what an approval requirement is about (never your own work)."""
     approval = _decide(requirement, "approve", comment)
     console.print(
@@ -480,10 +486,7 @@ def approve(
 
 
 @remote_app.command()
-def reject(
-    requirement: Annotated[str, typer.Argument(help="The approval requirement id.")],
-    comment: Annotated[str, typer.Option(help="Why you reject.")] = "",
-) -> None:
+def reject(requirement: ApprovalRequirement, comment: RejectCommentOption = "") -> None:
     """Reject what an approval requirement is about; the gate stays closed."""
     approval = _decide(requirement, "reject", comment)
     console.print(
@@ -494,10 +497,10 @@ def reject(
 
 @remote_app.command()
 def waive(
-    requirement: Annotated[str, typer.Argument(help="The requirement id to set aside.")],
-    justification: Annotated[str, typer.Option(help="Why it is acceptable to skip it.")] = "",
-    expires: Annotated[str | None, typer.Option(help="Expiry date, YYYY-MM-DD.")] = None,
-    days: Annotated[int | None, typer.Option(help="Or: expire after this many days.")] = None,
+    requirement: WaivedRequirement,
+    justification: JustificationOption = "",
+    expires: ExpiresOption = None,
+    days: DaysOption = None,
 ) -> None:
     """Set a requirement aside until an expiry date (risk officers and admins)."""
     until = _expiry(expires, days)
@@ -523,10 +526,7 @@ def _expiry(expires: str | None, days: int | None) -> date:
 
 
 @member_app.command("add")
-def member_add(
-    user: Annotated[str, typer.Argument(help="The person's user name.")],
-    role: Annotated[str, typer.Option(help="A role the policy knows.")],
-) -> None:
+def member_add(user: MemberName, role: RoleOption) -> None:
     """Give a person a role in the project (admins only)."""
     added = call("POST", "members", json={"user": user, "role": role})
     console.print(f"{escape(added['user'])} now holds {escape(added['role'])}")
@@ -554,7 +554,7 @@ def audit_verify() -> None:
 
 
 @audit_app.command("log")
-def audit_log(limit: Annotated[int, typer.Option(help="How many recent events.")] = 30) -> None:
+def audit_log(limit: AuditLimitOption = 30) -> None:
     """Show the most recent audit events of the project."""
     if not 1 <= limit <= 10_000:
         raise ValidationError(f"--limit must be between 1 and 10000; got {limit}")

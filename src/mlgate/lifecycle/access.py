@@ -86,7 +86,7 @@ def require_grant(
 
 
 def check_grant_submission(gov: Governance, document: dict[str, object]) -> None:
-    """Refuse a grant recorded by its own grantee or by someone who may not grant access."""
+    """Refuse a grant recorded by its grantee, by someone who may not grant, or in another's name."""
     grantee = str(document.get("grantee", ""))
     if grantee.casefold() == gov.actor.casefold():
         gov.refuse(
@@ -103,4 +103,13 @@ def check_grant_submission(gov: Governance, document: dict[str, object]) -> None
             f"document:{GRANT}",
             f"recording a data access grant needs the role {' or '.join(sorted(GRANTING_ROLES))}; "
             f"{gov.actor} holds {', '.join(sorted(roles)) or 'no role'}",
+        )
+    granted_by = str(document.get("granted_by", "")).strip()
+    if granted_by.casefold() != gov.actor.casefold():
+        gov.refuse(
+            "document.submit",
+            f"document:{GRANT}",
+            f"the grant says granted_by '{granted_by}', but {gov.actor} is recording it; whoever "
+            "grants access records the grant as themselves",
+            hint=f"set granted_by: {gov.actor}, or let {granted_by} record it",
         )

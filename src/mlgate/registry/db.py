@@ -52,7 +52,8 @@ def _on_sqlite_connect(dbapi_connection, _record) -> None:  # type: ignore[no-un
 def make_engine(url: str) -> Engine:
     """Create an engine for ``url``, with SQLite set up for safe concurrent use."""
     try:
-        engine = create_engine(url, future=True, pool_pre_ping=True)
+        # Statement parameters stay out of error messages and logs: they can hold hashes.
+        engine = create_engine(url, future=True, pool_pre_ping=True, hide_parameters=True)
     except Exception as exc:  # SQLAlchemy raises several types for a malformed URL
         raise ValidationError(
             f"MLGATE_DATABASE_URL is not a usable database URL: {exc}",

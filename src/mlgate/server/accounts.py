@@ -14,6 +14,9 @@ import hmac
 import logging
 import re
 import secrets
+import threading
+import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +37,15 @@ _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 # A token's last use is written at most this often, so reads do not all become writes.
 LAST_USED_GRANULARITY = timedelta(minutes=1)
 ANONYMOUS = "anonymous"
+# Refusals of requests without valid credentials are audited, but at most this many per client
+# and minute: beyond that the trail would record a flood rather than attempts. The next recorded
+# refusal says how many were left out, and the server's log warns when it starts.
+ANONYMOUS_PER_MINUTE = 20
+# Sign-in attempts for one user name: after this many failures within the window, further
+# attempts are refused without checking the password until the window has passed.
+MAX_FAILED_SIGN_INS = 10
+SIGN_IN_WINDOW = 15 * 60
+MAX_SOURCE = 300
 
 
 @dataclass(frozen=True)
@@ -107,6 +119,9 @@ class Accounts:
     def __init__(self, store: Store, session_hours: float = 12.0) -> None:
         self.store = store
         self.session_hours = session_hours
+        self._lock = threading.Lock()
+        self._refused: dict[tuple[str, str], tuple[int, int, int]] = {}
+        self._failed: dict[str, deque[float]] = {}
 
     # -- users -------------------------------------------------------------------------------
 
@@ -156,10 +171,16 @@ class Accounts:
         logger.info("%s set the password of %s", actor, name)
 
     def set_disabled(self, actor: str, name: str, disabled: bool) -> None:
-        """Disable a user (their tokens stop working at once) or enable them again."""
+        """Disable a user, revoking every token and session they have, or enable them again.
+
+        Enabling does not bring old tokens back: the user needs a new one.
+        """
         with self.store.transaction() as session:
             user = _existing_user(session, name)
             user.disabled = disabled
+            if disabled:
+                _revoke_all(session, user, kind="session")
+                _revoke_all(session, user, kind="api")
             action = "user.disabled" if disabled else "user.enabled"
             append_event(session, actor=actor, action=action, subject=f"user:{name}")
         logger.info("%s %s user %s", actor, "disabled" if disabled else "enabled", name)
@@ -268,17 +289,40 @@ class Accounts:
             return Principal(user.name, user.is_admin, token.kind, token.id, raw)
 
     def sign_in(self, name: str, password: str, source: str) -> str | None:
-        """Open a browser session for ``name``; ``None`` (and an audit event) when refused."""
+        """Open a browser session for ``name``; ``None`` (and an audit event) when refused.
+
+        A name that is no user is recorded as such, not as typed: people type passwords into
+        the name field, and the trail is kept for years.
+        """
         with self.store.transaction() as session:
             user = _user(session, name) if USER_NAME.fullmatch(name) else None
             stored = user.password_hash if user is not None else None
+        subject = f"user:{name}" if user is not None else "user:(no such user)"
+        if self._too_many_failures(name):
+            reason = f"more than {MAX_FAILED_SIGN_INS} failed sign-ins in 15 minutes"
+            self.record_refusal(ANONYMOUS, "login.failed", subject, reason, source)
+            return None
         if user is None or user.disabled or not verify_password(password, stored):
             reason = (
                 "disabled account" if user is not None and user.disabled else "bad credentials"
             )
-            self.record_refusal(ANONYMOUS, "login.failed", f"user:{name[:100]}", reason, source)
+            self._count_failure(name)
+            self.record_refusal(ANONYMOUS, "login.failed", subject, reason, source)
             return None
         return self.open_session(name, source, via="password")
+
+    def _too_many_failures(self, name: str) -> bool:
+        with self._lock:
+            recent = self._failed.get(name)
+            while recent and recent[0] < time.monotonic() - SIGN_IN_WINDOW:
+                recent.popleft()
+            return recent is not None and len(recent) >= MAX_FAILED_SIGN_INS
+
+    def _count_failure(self, name: str) -> None:
+        with self._lock:
+            self._failed.setdefault(name, deque()).append(time.monotonic())
+            if len(self._failed) > 10_000:  # forget the oldest names rather than grow forever
+                self._failed.pop(next(iter(self._failed)))
 
     def open_session(self, name: str, source: str, via: str) -> str:
         """Open a browser session for ``name``, who proved who they are ``via`` some means.
@@ -309,15 +353,41 @@ class Accounts:
         self, actor: str, action: str, subject: str, reason: str, source: str
     ) -> None:
         """Audit a refused request: no credentials, bad ones, or a missing permission."""
+        payload: dict[str, object] = {"reason": reason, "source": source[:MAX_SOURCE]}
+        if actor == ANONYMOUS:
+            left_out = self._anonymous_allowance(action, source)
+            if left_out is None:
+                return
+            if left_out:
+                payload["left_out_before"] = left_out
         with self.store.transaction() as session:
             append_event(
-                session,
-                actor=actor,
-                action=action,
-                subject=subject,
-                payload={"reason": reason, "source": source},
+                session, actor=actor, action=action, subject=subject[:200], payload=payload
             )
-        logger.info("refused %s on %s for %s: %s", action, subject, actor, reason)
+        logger.info("refused %s on %s for %s: %s", action, subject[:200], actor, reason)
+
+    def _anonymous_allowance(self, action: str, source: str) -> int | None:
+        """Return how many refusals were left out before this one, or ``None`` to leave it out."""
+        client = source.rsplit(" from ", 1)[-1]
+        minute = int(time.monotonic() // 60)
+        with self._lock:
+            start, recorded, left_out = self._refused.get((action, client), (minute, 0, 0))
+            if start != minute:
+                start, recorded = minute, 0
+            if recorded >= ANONYMOUS_PER_MINUTE:
+                if left_out == 0:
+                    logger.warning(
+                        "more than %d %s from %s in a minute; recording no more this minute",
+                        ANONYMOUS_PER_MINUTE,
+                        action,
+                        client,
+                    )
+                self._refused[(action, client)] = (start, recorded, left_out + 1)
+                return None
+            self._refused[(action, client)] = (start, recorded + 1, 0)
+            if len(self._refused) > 10_000:
+                self._refused.pop(next(iter(self._refused)))
+            return left_out
 
 
 def _checked_password(password: str) -> str:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from mlgate import __version__
 from mlgate.registry.db import Store
 from mlgate.server import api, errors, web
 from mlgate.server.accounts import Accounts
+from mlgate.server.guards import refuse_nul
 from mlgate.server.projects import Projects
 from mlgate.server.settings import ServerSettings
 
@@ -36,6 +37,7 @@ def create_app(settings: ServerSettings, store: Store | None = None) -> FastAPI:
         # so it serves the schema alone (any OpenAPI viewer reads it).
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.state.store = store

@@ -8,6 +8,7 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
+from mlgate.lifecycle.service import MIN_JUSTIFICATION
 from mlgate.server.api.schemas import ERRORS
 from mlgate.server.auth import Project
 
@@ -38,7 +39,7 @@ class DecisionOut(BaseModel):
 class NewWaiver(BaseModel):
     """A requirement set aside until a date, and why that is acceptable."""
 
-    justification: str = Field(min_length=1, max_length=5000)
+    justification: str = Field(min_length=MIN_JUSTIFICATION, max_length=5000)
     expires: date
 
 

@@ -1,36 +1,41 @@
 """Small pieces the pages share: the message shown after a form succeeded, and its redirect.
 
-After a successful form post the browser is sent back (303) with ``?done=<code>`` and maybe
-``&what=<detail>``; only the known codes print a message, so a crafted link cannot make a page
-say anything it would not say itself (the detail is escaped and cut short).
+After a successful form post the browser is sent back (303) with ``?done=<code>`` and the
+names the message needs (a requirement, a stage, an evidence number). Only the known codes print
+a message, and each name must look like an identifier, so a crafted link cannot make a page say
+a sentence of its own ("your session expired, enter your password at ...").
 """
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import RedirectResponse
 
 FLASH = {
-    "submitted": "Document submitted",
-    "advanced": "The project moved to the next stage",
-    "approved": "Approval recorded",
-    "rejected": "Rejection recorded",
+    "submitted": "Document submitted: {kind} as evidence {evidence}.",
+    "advanced": "The project moved to the next stage: now in {stage}.",
+    "approved": "Approval recorded: {requirement} in {project}.",
+    "rejected": "Rejection recorded: {requirement} in {project}.",
 }
-MAX_DETAIL = 120
+NAME = re.compile(r"^[\w.-]{1,100}$")
 
 
 def flash(request: Request) -> str | None:
     """Return the message a redirect after a successful form asked to show, if any."""
-    text = FLASH.get(request.query_params.get("done", ""))
-    if text is None:
+    template = FLASH.get(request.query_params.get("done", ""))
+    if template is None:
         return None
-    detail = request.query_params.get("what", "")[:MAX_DETAIL]
-    return f"{text}: {detail}" if detail else f"{text}."
+    names = re.findall(r"{(\w+)}", template)
+    values = {n: request.query_params.get(n, "") for n in names}
+    if not all(NAME.fullmatch(v) for v in values.values()):
+        return None
+    return template.format(**values)
 
 
-def done(path: str, code: str, what: str = "") -> RedirectResponse:
-    """Redirect (303) to ``path`` with the success message ``code`` and its detail."""
-    query = {"done": code, **({"what": what[:MAX_DETAIL]} if what else {})}
+def done(path: str, code: str, **names: object) -> RedirectResponse:
+    """Redirect (303) to ``path`` with the success message ``code`` and the names it shows."""
+    query = {"done": code, **{k: str(v) for k, v in names.items()}}
     return RedirectResponse(f"{path}?{urlencode(query)}", status_code=303)

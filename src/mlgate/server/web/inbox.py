@@ -134,4 +134,4 @@ def decide(
     except GovernanceError as refusal:
         return inbox_page(request, user, status_of(refusal), refusal.message)
     code = "approved" if decision == "approve" else "rejected"
-    return done("/inbox", code, f"{approval.requirement_id} in {name}")
+    return done("/inbox", code, requirement=approval.requirement_id, project=name)

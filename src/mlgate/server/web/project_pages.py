@@ -135,7 +135,7 @@ def submit(
     except GovernanceError as refusal:
         form = {"filename": filename, "content": content}
         return project_page(request, user, gov, roles, status_of(refusal), _message(refusal), form)
-    return done(project_url(name), "submitted", f"{evidence.name} as evidence {evidence.id}")
+    return done(project_url(name), "submitted", kind=evidence.name, evidence=evidence.id)
 
 
 @router.post("/projects/{name}/advance")
@@ -146,7 +146,7 @@ def advance(request: Request, user: FormUser, name: PageProjectName) -> Response
         stage = gov.advance()
     except GovernanceError as refusal:
         return project_page(request, user, gov, roles, status_of(refusal), _message(refusal))
-    return done(project_url(name), "advanced", f"now in {stage}")
+    return done(project_url(name), "advanced", stage=stage)
 
 
 def _message(error: GovernanceError) -> str:
