@@ -259,7 +259,11 @@ def test_advancing_a_closed_gate_shows_the_gaps_then_advances_once_met(web: Web)
 
 
 def test_an_auditor_may_neither_advance_nor_submit(web: Web) -> None:
+    assert 'id="advance"' in web.client("sam")[0].get(f"/projects/{PROJECT}").text
     client, csrf = web.client("audra")
+    page = client.get(f"/projects/{PROJECT}").text
+    assert 'id="advance"' not in page
+    assert 'id="submit-document"' not in page
     answer = client.post(f"/projects/{PROJECT}/advance", data={"csrf_token": csrf})
     assert answer.status_code == 403
     assert "audra may not advance the project" in answer.text

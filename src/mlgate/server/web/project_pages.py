@@ -16,7 +16,7 @@ from fastapi.responses import Response
 from mlgate.documents.parse import parse_document_text
 from mlgate.errors import GovernanceError, ValidationError
 from mlgate.lifecycle.evidence import submit_document
-from mlgate.lifecycle.service import Governance
+from mlgate.lifecycle.service import READ_ONLY_ROLES, Governance
 from mlgate.registry.models import Evidence
 from mlgate.server.accounts import Principal
 from mlgate.server.api.documents import MAX_DOCUMENT_CHARS
@@ -63,6 +63,8 @@ def project_page(
         stages=stages,
         current=current,
         roles=sorted(roles),
+        # Forms for those who can change the project; readers (auditors) see the state only.
+        acting=bool(set(roles) - READ_ONLY_ROLES),
         members=gov.members(),
         evidence=list(reversed(evidence)),
         url=project_url(project.name),
