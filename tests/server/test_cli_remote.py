@@ -345,7 +345,8 @@ def test_approve_without_a_reason_and_waive_with_a_bad_date(remote: Remote, live
         "ada", "decide", "waive", "model_validation", "--justification", "x", "--expires", "soon"
     )
     nothing_yet = remote("vera", "decide", "approve", "model_validation", "--comment", "fine")
-    markup = remote("ada", "decide", "waive", "[bold]x", "--justification", "j", "--days", "3")
+    reason = "accepted risk for a pilot run"
+    markup = remote("ada", "decide", "waive", "[bold]x", "--justification", reason, "--days", "3")
 
     assert no_reason.code == 2
     assert "--comment is required on the team server" in no_reason.err
