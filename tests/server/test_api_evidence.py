@@ -141,7 +141,7 @@ def upload(
 
 def grant_ada(team: Team) -> None:
     """Record, as the risk officer, the data access grant ada needs for the sensitive column."""
-    answer = submit(team, "rita", "data_access_grant", grantee="ada")
+    answer = submit(team, "rita", "data_access_grant", grantee="ada", granted_by="rita")
     assert answer.status_code == 201, answer.text
 
 
@@ -232,7 +232,7 @@ def test_the_upload_folder_is_emptied_after_a_submission(team: Team) -> None:
 
 def test_documents_list_the_newest_submission_of_each_kind(team: Team) -> None:
     first = submit(team, "ada", "business_case").json()
-    grant = submit(team, "rita", "data_access_grant", grantee="ada").json()
+    grant = submit(team, "rita", "data_access_grant", grantee="ada", granted_by="rita").json()
     second = submit(team, "ada", "business_case", title="Second version").json()
     listed = team.call("ada", "GET", "/documents").json()
     assert [d["id"] for d in listed] == [second["id"], grant["id"]]
@@ -250,10 +250,14 @@ def test_malformed_yaml_is_refused_naming_the_file_and_line(shared: Team) -> Non
 
 
 def test_control_characters_are_refused_as_not_yaml(shared: Team) -> None:
-    body = {"filename": "case.yaml", "content": "kind: business_case\x00\n"}
+    body = {"filename": "case.yaml", "content": "kind: business_case\x07\n"}
+    nul = {"filename": "case.yaml", "content": "kind: business_case\x00\n"}
     answer = shared.call("ada", "POST", "/documents", json=body)
+    refused = shared.call("ada", "POST", "/documents", json=nul)
     assert answer.status_code == 422
-    assert "not valid YAML: unacceptable character #x0000" in answer.json()["message"]
+    assert "not valid YAML: unacceptable character #x0007" in answer.json()["message"]
+    assert refused.status_code == 422
+    assert "holds the NUL character" in refused.json()["message"]
 
 
 def test_a_document_missing_a_field_is_refused_naming_the_field(shared: Team) -> None:

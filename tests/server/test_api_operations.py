@@ -288,7 +288,7 @@ def test_a_new_project_has_no_alerts(crew: Server) -> None:
         ({"labels": [{"request_id": "", "label": 1}]}, "request_id"),
         ({"labels": [{"request_id": "r1", "label": 1, "observed_at": "soon"}]}, "observed_at"),
         ({"rows": [{"request_id": "r1", "label": 1}]}, "rows"),
-        ({"labels": [{"request_id": "r\u00001", "label": 1}]}, "request_id"),
+        ({"labels": [{"request_id": "r\u00001", "label": 1}]}, "NUL character"),
         ({"labels": [{"request_id": "r1", "label": "x" * 201}]}, "label"),
     ],
 )

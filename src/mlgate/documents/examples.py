@@ -170,7 +170,7 @@ def _data_access_grant(today: date) -> dict[str, Any]:
         "dataset": "german_credit (UCI Statlog German credit data, 1,000 rows)",
         "purpose": "Train and validate the consumer-loan credit-risk model",
         "environment": "credit-risk-sandbox",
-        "granted_by": "Petra Becker, data owner retail lending",
+        "granted_by": "petra.becker",
         "granted_on": today - timedelta(days=7),
         "expires": today + timedelta(days=180),
     }

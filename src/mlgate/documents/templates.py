@@ -163,8 +163,9 @@ purpose: <what the data may be used for>
 # The isolated environment the data may be used in (a sandbox, project or namespace).
 environment: <name of the isolated environment>
 
-# The data owner or officer who grants access (not the grantee).
-granted_by: <name and role of the person granting access>
+# The data owner or officer who grants access (not the grantee) records the grant
+# themselves: granted_by is their mlgate user name.
+granted_by: <your mlgate user name>
 
 # The day access was granted, and the last day it is valid (after granted_on).
 granted_on: <YYYY-MM-DD>

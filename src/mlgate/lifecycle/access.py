@@ -86,7 +86,7 @@ def require_grant(
 
 
 def check_grant_submission(gov: Governance, document: dict[str, object]) -> None:
-    """Refuse a grant recorded by its grantee, by someone who may not grant, or in another's name."""
+    """Refuse a grant by its grantee, by someone who may not grant, or in another's name."""
     grantee = str(document.get("grantee", ""))
     if grantee.casefold() == gov.actor.casefold():
         gov.refuse(
