@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,18 +62,25 @@ def server_settings(home: Path, database_url: str | None = None) -> ServerSettin
     )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    """A team server on a fresh SQLite store with one server admin, ``root``."""
-    settings = server_settings(tmp_path / "server")
+@contextmanager
+def running_server(home: Path, admin: str = "root") -> Iterator[Server]:
+    """Yield a team server on a fresh SQLite store under ``home``, ``admin`` its server admin."""
+    settings = server_settings(home / "server")
     settings.prepare()
     store = Store(settings.database_url)
     app = create_app(settings, store)
     with TestClient(app, raise_server_exceptions=False) as client:
         srv = Server(client, app.state.accounts, settings, store)
-        srv.user("root", admin=True)
+        srv.user(admin, admin=True)
         yield srv
     store.close()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """A team server on a fresh SQLite store with one server admin, ``root``."""
+    with running_server(tmp_path) as srv:
+        yield srv
 
 
 @pytest.fixture

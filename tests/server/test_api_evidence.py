@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from fastapi.testclient import TestClient
 from httpx import Response
 from sqlalchemy import or_, select
 
@@ -28,10 +27,8 @@ from mlgate.contracts import dump_contract, infer_contract
 from mlgate.documents.examples import example
 from mlgate.lifecycle.models import train_model
 from mlgate.lifecycle.service import Governance
-from mlgate.registry.db import Store
 from mlgate.registry.models import AuditEvent
-from mlgate.server.app import create_app
-from tests.server.conftest import TEAM, Server, server_settings
+from tests.server.conftest import TEAM, Server, running_server
 
 TODAY = datetime.now(UTC).date()
 NUMBERS = itertools.count(1)
@@ -52,17 +49,10 @@ class Team:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the module: ada (a server admin), the team, zed and dora."""
-    settings = server_settings(tmp_path_factory.mktemp("evidence") / "server")
-    settings.prepare()
-    store = Store(settings.database_url)
-    app = create_app(settings, store)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        server = Server(client, app.state.accounts, settings, store)
-        server.user("ada", admin=True)
+    with running_server(tmp_path_factory.mktemp("evidence"), admin="ada") as server:
         for name in [*TEAM, "zed", "dora"]:
             server.user(name)
         yield server
-    store.close()
 
 
 def open_project(server: Server, name: str) -> Governance:

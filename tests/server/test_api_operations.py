@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from mlgate.config import DataConfig, TrainingConfig, WorkspaceConfig
@@ -25,14 +23,12 @@ from mlgate.lifecycle.evidence import submit_document
 from mlgate.lifecycle.models import get_model_version, train_model
 from mlgate.lifecycle.project import init_project
 from mlgate.monitoring.settings import MonitoringConfig
-from mlgate.registry.db import Store
 from mlgate.registry.models import AuditEvent
 from mlgate.registry.models import Project as ProjectRow
 from mlgate.server import accounts as accounts_module
-from mlgate.server.app import create_app
 from tests.fixtures import fill, synthetic_frame
 from tests.monitoring.production import labels_for, log_traffic, traffic, until_day
-from tests.server.conftest import TEAM, Server, server_settings
+from tests.server.conftest import TEAM, Server, running_server
 
 CREDIT = "/api/v1/projects/credit"
 WATCHED = "/api/v1/projects/watched"
@@ -57,24 +53,10 @@ def _post_raw(server: Server, user: str, path: str, content: bytes, content_type
     return server.client.post(path, content=content, headers=headers)
 
 
-@contextmanager
-def _running_server(home: Path) -> Iterator[Server]:
-    """Yield a server on a fresh SQLite store under ``home`` with the server admin ``root``."""
-    settings = server_settings(home / "server")
-    settings.prepare()
-    store = Store(settings.database_url)
-    app = create_app(settings, store)
-    with TestClient(app, raise_server_exceptions=False) as client:
-        server = Server(client, app.state.accounts, settings, store)
-        server.user("root", admin=True)
-        yield server
-    store.close()
-
-
 @pytest.fixture(scope="module")
 def crew(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """The ``team`` set-up built once, for the tests that only read or are refused."""
-    with _running_server(tmp_path_factory.mktemp("crew")) as server:
+    with running_server(tmp_path_factory.mktemp("crew")) as server:
         server.user("ada", admin=True)
         body = {"name": "credit", "target": "default", "tier": "medium", "sensitive": ["sex"]}
         assert server.call("ada", "POST", "/api/v1/projects", json=body).status_code == 201
@@ -513,7 +495,7 @@ def watched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, 
     Returns the server and the traffic frame (its request ids are ``r<row>``).
     """
     home = tmp_path_factory.mktemp("watched")
-    with _running_server(home) as server:
+    with running_server(home) as server:
         for name in ("ada", "emil", "vera", "bob"):
             server.user(name, admin=name == "ada")
         _build_watched(server, home)
