@@ -16,6 +16,7 @@ from mlgate.demo.run import run_demo
 from mlgate.lifecycle.service import Governance
 from mlgate.registry.audit import verify_chain
 from mlgate.registry.db import Store
+from tests.fixtures import Cli
 
 
 @pytest.fixture(scope="module")
@@ -156,6 +157,39 @@ def test_editing_any_audit_row_of_the_demo_names_it_sqlite(
 
     message = _tamper_and_verify(url, seq, column)
     assert f"event {seq} " in message
+
+
+@pytest.mark.parametrize(
+    ("statement", "expected"),
+    [
+        (
+            "INSERT INTO approvals (project_id, stage, requirement_id, subject, decision, role, "
+            "comment, actor, created_at) SELECT project_id, stage, requirement_id, subject, "
+            "decision, role, comment, 'mallory', created_at FROM approvals WHERE id = 1",
+            "is not recorded in the audit trail: it was added to the database outside mlgate",
+        ),
+        (
+            "UPDATE evidence SET status = 'pass' WHERE status = 'fail'",
+            "was changed outside mlgate",
+        ),
+        ("UPDATE waivers SET expires_at = '2099-01-01 00:00:00'", "was changed outside mlgate"),
+    ],
+)
+def test_governance_rows_edited_in_the_demo_store_are_named(
+    demo_root: Path, tmp_path: Path, cli: Cli, statement: str, expected: str
+) -> None:
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_root / ".mlgate", copy / ".mlgate")
+    shutil.copy(demo_root / "mlgate.yaml", copy / "mlgate.yaml")
+    store = Store(f"sqlite:///{copy / '.mlgate' / 'mlgate.db'}")
+    with store.engine.begin() as connection:
+        connection.execute(text(statement))
+    store.close()
+
+    result = cli("audit", "verify", cwd=copy)
+
+    assert result.code == 6, result.text
+    assert expected in " ".join(result.text.split())
 
 
 @pytest.mark.postgres

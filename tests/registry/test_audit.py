@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from mlgate.registry.audit import GENESIS, append_event, canonical_json, event_hash, verify_chain
+from mlgate.errors import IntegrityError, ValidationError
+from mlgate.registry.audit import (
+    GENESIS,
+    append_event,
+    canonical_json,
+    event_hash,
+    parse_head,
+    verify_chain,
+)
 from mlgate.registry.db import Store
 from mlgate.registry.models import AuditEvent
 
@@ -215,3 +223,89 @@ def test_a_file_that_is_not_a_database_is_named(tmp_path) -> None:  # type: igno
     bad.write_bytes(b"this is not sqlite" * 100)
     with pytest.raises(IntegrityError, match="cannot be read as an mlgate store"):
         Store(f"sqlite:///{bad}")
+
+
+def test_swapped_events_are_named_without_blaming_the_event_before(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 5)
+    with store.engine.begin() as connection:
+        connection.execute(text("UPDATE audit_events SET seq = 99 WHERE seq = 3"))
+        connection.execute(text("UPDATE audit_events SET seq = 3 WHERE seq = 4"))
+        connection.execute(text("UPDATE audit_events SET seq = 4 WHERE seq = 99"))
+
+    with store.transaction() as session:
+        report = verify_chain(session)
+
+    assert report.message == (
+        "event 3 does not follow event 2: it recorded a different hash for the event before "
+        "it (event 2 was replaced, or events were reordered or removed)"
+    )
+
+
+def _cut_tail_and_rewrite_tip(store: Store, keep: int) -> None:
+    """Remove the events after ``keep`` and point the tip at ``keep``: no hash recomputed."""
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_events WHERE seq > :k"), {"k": keep})
+        connection.execute(
+            text(
+                "UPDATE audit_head SET seq = :k, hash = (SELECT hash FROM audit_events "
+                "WHERE seq = :k) WHERE id = 1"
+            ),
+            {"k": keep},
+        )
+
+
+def test_a_cut_tail_with_a_rewritten_tip_is_caught_only_by_a_known_head(
+    store_url: str,
+) -> None:
+    store = Store(store_url)
+    _fill(store, 6)
+    with store.transaction() as session:
+        before = verify_chain(session)
+    noted = parse_head(before.message.rsplit("head ", 1)[1])
+    _cut_tail_and_rewrite_tip(store, 4)
+
+    with store.transaction() as session:
+        alone = verify_chain(session)
+        with_head = verify_chain(session, noted)
+
+    assert noted == (6, before.head_hash[:12])
+    assert alone.ok
+    assert not with_head.ok
+    assert with_head.message == (
+        f"event 6, noted earlier with hash {before.head_hash[:12]}, is no longer in the chain, "
+        "which ends at event 4: events were removed and the tip rewritten"
+    )
+
+
+def test_a_known_head_whose_hash_changed_names_the_rebuild(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 3)
+    with store.transaction() as session:
+        report = verify_chain(session, (2, "0" * 12))
+        kept = verify_chain(session, (2, session.get(AuditEvent, 2).hash))
+
+    assert kept.ok
+    assert report.message.startswith("event 2 was noted earlier with hash 000000000000 but now")
+
+
+@pytest.mark.parametrize(
+    "text_", ["6", "x:abcdefabcdef", "0:abcdefabcdef", "3:abc", "3:zzzzzzzzzzzz"]
+)
+def test_a_malformed_known_head_is_refused(text_: str) -> None:
+    with pytest.raises(ValidationError, match="known head"):
+        parse_head(text_)
+
+
+def test_appending_to_a_store_whose_tip_was_deleted_is_refused(store_url: str) -> None:
+    store = Store(store_url)
+    _fill(store, 3)
+    with store.engine.begin() as connection:
+        connection.execute(text("DELETE FROM audit_head"))
+
+    with pytest.raises(
+        IntegrityError, match="tip record is missing while the chain holds events up to 3"
+    ):
+        _fill(store, 1)
+    with store.transaction() as session:
+        assert verify_chain(session).message == "the chain's tip record is missing"

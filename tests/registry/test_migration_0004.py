@@ -10,9 +10,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, inspect, select
 from sqlalchemy.orm import Session
 
-from mlgate.registry.audit import append_event, verify_chain
+from mlgate.registry.audit import GENESIS, event_hash, verify_chain
 from mlgate.registry.db import _alembic_config, make_engine, upgrade
 from mlgate.registry.models import (
+    AuditEvent,
+    AuditHead,
     Base,
     DatasetVersion,
     FeatureVersion,
@@ -81,9 +83,26 @@ def _store_at_0003(url: str):  # type: ignore[no-untyped-def]
                 created_at=NOW,
             )
         )
-    with Session(engine) as session, session.begin():
-        append_event(session, actor="alice", action="project.created", subject="project:legacy")
+        append_legacy_event(connection, "alice", "project.created", "project:legacy")
     return engine
+
+
+def append_legacy_event(connection, actor: str, action: str, subject: str) -> None:  # type: ignore[no-untyped-def]
+    """Append the first event of a store older than row seals, as mlgate wrote it then."""
+    content = {
+        "seq": 1,
+        "project": None,
+        "actor": actor,
+        "action": action,
+        "subject": subject,
+        "payload": {},
+        "created_at": NOW.isoformat(timespec="microseconds"),
+    }
+    digest = event_hash(GENESIS, content)
+    connection.execute(
+        insert(AuditEvent.__table__).values(**content, prev_hash=GENESIS, hash=digest)
+    )
+    connection.execute(insert(AuditHead.__table__).values(id=1, seq=1, hash=digest))
 
 
 def _revision(engine) -> str | None:  # type: ignore[no-untyped-def]

@@ -23,6 +23,8 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mlgate.errors import ConflictError, IntegrityError, ValidationError
+from mlgate.registry.audit import discard, seal
+from mlgate.registry.seals import track_flushed_rows
 
 logger = logging.getLogger(__name__)
 
@@ -103,6 +105,7 @@ class Store:
         self.engine = make_engine(url)
         upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self._sessions, "after_flush", track_flushed_rows)
         self._open = threading.local()
 
     @contextmanager
@@ -118,9 +121,11 @@ class Store:
         self._open.active = True
         try:
             yield session
+            seal(session)
             session.commit()
         except BaseException:
             session.rollback()
+            discard(session)
             raise
         finally:
             self._open.active = False

@@ -227,6 +227,8 @@ class AuditEvent(Base):
     created_at: Mapped[str] = mapped_column(String(40))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # The digests of the governance rows this event's transaction wrote (see registry.seals).
+    seals: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class AuditHead(Base):
