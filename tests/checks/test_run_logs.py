@@ -372,3 +372,52 @@ def test_lines_written_before_the_worker_fields_existed_stay_valid() -> None:
     assert field_problems({**record, "workers": "two"}, "prediction") == [
         "workers (expected an integer, found a string)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("refund to DE89370400440532013000 done", "DE89370400440532013000"),
+        ("refund to DE89 3704 0044 0532 0130 00 done", "DE89 3704 0044 0532 0130 00"),
+        ("iban=GB82WEST12345698765432;", "GB82WEST12345698765432"),
+        ("account BE68 5390 0754 7034 SENT", "BE68 5390 0754 7034"),
+    ],
+)
+def test_ibans_anywhere_in_a_value_are_found_and_masked(text, found):
+    assert identifier_in(text) == ("iban", found)
+    [value] = personal_values(training(origin=text))
+    assert value.what == "IBANs (bank account numbers)"
+    assert value.masked == mask(found, "iban")
+    assert value.masked.startswith(found[:2])
+    assert found[4:-4] not in value.masked
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("call the customer on +44 20 7946 0958 tomorrow", "+44 20 7946 0958"),
+        ("customer said ring (415) 555-0134, asked for Jane", "(415) 555-0134"),
+        ("callback 020 7946 0958.", "020 7946 0958"),
+        ("mobile 138 1234 5678 confirmed", "138 1234 5678"),
+        ("reach +44 (0)20 7946 0958 after five", "+44 (0)20 7946 0958"),
+    ],
+)
+def test_phone_numbers_inside_free_text_are_found(text, found):
+    assert identifier_in(text) == ("phone", found)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "started 2026-12-05T07:16:08.123+00:00, finished 2026-12-05 07:16:09",
+        "took 0:01:23.456 (83.456 s, 83456 ms) on 1733382968123",
+        "mlgate 1.26.4 with numpy 2.0.1 and python 3.11.9",
+        "sha 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08 ok",
+        "run 123e4567-e89b-12d3-a456-426614174000 batch 20240105-123456",
+        "rows 1 234 567 890 of 2 000 000 000, delta +1.23456789 and -0.0123456789",
+        "window 2026-01-01/2026-03-31 step 00:15:00 seed 20240101",
+        "ids ORD-2024-000123 CUST_20240105_0958 and AB12CDEFGHIJKLMNOPQRSTUVWX",
+    ],
+)
+def test_timestamps_durations_versions_hashes_and_ids_are_not_personal(text):
+    assert identifier_in(text) is None

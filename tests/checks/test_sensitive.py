@@ -611,3 +611,70 @@ def test_one_letter_codes_are_sex_only_when_the_name_says_so():
     assert sd.classify_column("c_charge_degree", codes) is None
     assert sd.classify_column("gender", codes).category == "sex"
     assert sd.classify_column("applicant", pd.Series(["female", "male"] * 50)).category == ("sex")
+
+
+@pytest.mark.parametrize(
+    "iban",
+    [
+        "DE89370400440532013000",
+        "GB82WEST12345698765432",
+        "NL91ABNA0417164300",
+        "FR1420041010050500013M02606",
+        "NO9386011117947",
+        "DE89 3704 0044 0532 0130 00",
+    ],
+)
+def test_iban_valid_accepts_registry_examples(iban):
+    assert sd.iban_valid(iban)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "DE89370400440532013001",  # check digits do not match
+        "DE8937040044053201300",  # one character short for Germany
+        "XX89370400440532013000",  # no such country
+        "de89370400440532013000",  # lower case
+        "DE89 3704 0044 0532 013000",  # groups not of four
+        "DE89-3704-0044-0532-0130-00",
+    ],
+)
+def test_iban_valid_refuses_near_misses(text):
+    assert not sd.iban_valid(text)
+
+
+def test_iban_valid_catches_every_mistyped_or_swapped_digit():
+    iban = "GB82WEST12345698765432"
+    digits = [i for i in range(2, len(iban)) if iban[i].isdigit()]
+    mistyped = [iban[:i] + d + iban[i + 1 :] for i in digits for d in "0123456789" if d != iban[i]]
+    swapped = [
+        iban[:i] + iban[i + 1] + iban[i] + iban[i + 2 :]
+        for i in digits
+        if i + 1 in digits and iban[i] != iban[i + 1]
+    ]
+    assert len(mistyped) == 9 * 16
+    assert not any(sd.iban_valid(text) for text in [*mistyped, *swapped])
+
+
+def test_random_upper_case_and_digit_strings_are_not_ibans():
+    rng = np.random.default_rng(0)
+    alphabet = np.array(list("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+    texts = ["".join(rng.choice(alphabet, size=rng.integers(15, 35))) for _ in range(20000)]
+    assert sum(sd.iban_valid(text) for text in texts) == 0
+
+
+def test_ibans_are_masked_and_found_in_a_column():
+    assert sd.mask("DE89 3704 0044 0532 0130 00", "iban") == "DE****************3000"
+    match = sd.detect_by_content(pd.Series(["DE89370400440532013000", "GB82WEST12345698765432"]))
+    assert match is not None
+    assert (match.kind, match.share) == ("iban", 1.0)
+
+
+@pytest.mark.parametrize("text", ["+1.23456789", "-0.0123456789", "+12.3456789012"])
+def test_signed_decimals_are_not_phone_numbers(text):
+    assert not sd.phone_valid(text)
+
+
+@pytest.mark.parametrize("text", ["+33 1 23 45 67 89", "+33.1.23.45.67.89", "+8613812345678"])
+def test_international_numbers_with_or_without_separators_stay_phone_numbers(text):
+    assert sd.phone_valid(text)

@@ -264,7 +264,7 @@ def test_syntax_error_is_a_finding_with_its_line(tmp_path):
     _write(tmp_path, "broken.py", "x = 3\ny = 4\ndef f(:\n    pass\n")
     findings = review_source(tmp_path)
     assert [(f.path, f.rule, f.line) for f in findings] == [("broken.py", "syntax-error", 3)]
-    assert findings[0].severity == "warn"
+    assert findings[0].severity == "fail"
 
 
 def test_latin1_file_is_unreadable(tmp_path):
@@ -324,6 +324,7 @@ def test_every_rule_is_described_and_missing_folder_raises(tmp_path):
         "bare-except",
         "syntax-error",
         "unreadable",
+        "too-large",
     }
     with pytest.raises(NotFoundError, match="missing"):
         review_source(tmp_path / "missing")
@@ -343,3 +344,208 @@ def test_listed_file_that_is_missing_raises(tmp_path):
 
     with pytest.raises(NotFoundError, match="gone.py"):
         review_source(tmp_path, ["model.py", "gone.py"])
+
+
+@pytest.mark.parametrize(
+    ("clause", "body"),
+    [
+        ("except (ValueError, Exception):", "pass"),
+        ("except (Exception,):", "continue"),
+        ("except (KeyError, BaseException) as error:", "..."),
+        ("except builtins.Exception:", "pass"),
+        ("except Exception:", "return None"),
+        ("except BaseException:", "return"),
+    ],
+)
+def test_catch_all_in_a_tuple_or_by_module_name_is_reported(tmp_path, clause, body):
+    source = f"""
+    import builtins
+
+
+    def f(items):
+        for item in items:
+            try:
+                item.run()
+            {clause}
+                {body}
+    """
+    _write(tmp_path, "m.py", source)
+    findings = review_source(tmp_path)
+    assert _pairs(findings) == [("bare-except", 8)]
+    assert findings[0].severity == "fail"
+
+
+@pytest.mark.parametrize(
+    ("clause", "body"),
+    [
+        ("except (ValueError, KeyError):", "pass"),
+        ("except (ValueError, Exception):", "log(item)"),
+        ("except (Exception,):", "raise"),
+        ("except Exception:", "return item"),
+        ("except errors.Exception:", "pass"),
+    ],
+)
+def test_narrow_tuple_or_handled_catch_all_is_clean(tmp_path, clause, body):
+    source = f"""
+    def f(items, log, errors):
+        for item in items:
+            try:
+                item.run()
+            {clause}
+                {body}
+    """
+    assert _review(tmp_path, source) == []
+
+
+@pytest.mark.parametrize(
+    ("condition", "first"),
+    [
+        ("not done", "done = False"),
+        ("done", "done = True"),
+        ("not done and ready", "done = False"),
+        ("count != 0", "count = 3"),
+    ],
+)
+def test_while_on_a_flag_nothing_changes_is_endless(tmp_path, condition, first):
+    source = f"""
+    def wait(log):
+        ready = True
+        {first}
+        while {condition}:
+            log("waiting")
+    """
+    assert _review(tmp_path, source) == [("endless-loop", 4)]
+
+
+def test_while_on_a_parameter_with_no_call_in_the_body_is_endless(tmp_path):
+    source = """
+    def spin(flag, x):
+        while flag:
+            x += 1
+        return x
+    """
+    assert _review(tmp_path, source) == [("endless-loop", 2)]
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "done = True",
+        "done |= check()",
+        "del done",
+        "for done in check(): pass",
+        "with open('f') as done: pass",
+        "if (done := check()): pass",
+        "import done",
+        "def done(): pass",
+        "global done",
+        "check(done)",
+        "check(flag=done)",
+        "done.append(1)",
+        "done[0] = 1",
+        "try: check()\n            except OSError as done: pass",
+    ],
+)
+def test_while_on_a_flag_the_body_rebinds_or_may_change_is_clean(tmp_path, update):
+    source = f"""
+    def wait(check):
+        done = False
+        while not done:
+            {update}
+    """
+    assert _review(tmp_path, source) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        # a call could change a module-level or global name
+        "done = False\nwhile not done:\n    step()\n",
+        # a parameter or a name bound to a list may be shared with whatever the call reaches
+        "def f(queue, wait):\n    while not queue:\n        wait()\n",
+        "def f(wait):\n    queue = []\n    while not queue:\n        wait()\n",
+        # an inner function may rebind the name with nonlocal
+        "def f():\n    done = False\n    def stop():\n        nonlocal done\n        done = True\n"
+        "    while not done:\n        stop()\n",
+        # attributes and calls in the condition cannot be judged
+        "def f(self):\n    while not self.done:\n        pass\n",
+        "def f(event):\n    while not event.is_set():\n        pass\n",
+    ],
+)
+def test_while_on_a_name_a_call_may_change_is_left_alone(tmp_path, source):
+    assert _review(tmp_path, source) == []
+
+
+def test_endless_generator_is_a_producer_not_an_endless_loop(tmp_path):
+    source = """
+    def numbers(x):
+        while True:
+            yield x
+            x += 1
+
+
+    def forwards(source, done):
+        while not done:
+            yield from source
+    """
+    assert _review(tmp_path, source) == []
+
+
+def test_yield_in_an_inner_scope_does_not_excuse_the_loop(tmp_path):
+    source = """
+    def numbers(x):
+        while True:
+            items = [(yield_ for yield_ in x)]
+
+            def inner():
+                yield x
+    """
+    assert _review(tmp_path, source) == [("endless-loop", 2)]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "await asyncio.sleep(1)",
+        "async for item in feed():\n                pass",
+        "async with lock:\n                pass",
+    ],
+)
+def test_loops_that_await_are_left_alone(tmp_path, body):
+    source = f"""
+    import asyncio
+
+
+    async def poll(feed, lock, done):
+        while True:
+            {body}
+        while not done:
+            {body}
+    """
+    assert _review(tmp_path, source) == []
+
+
+def test_a_file_over_the_size_limit_is_a_warning_and_the_rest_is_reviewed(tmp_path, monkeypatch):
+    from mlgate.review import code as code_module
+
+    monkeypatch.setattr(code_module, "MAX_FILE_BYTES", 64)
+    _write(tmp_path, "big.py", "VALUES = [\n" + "    1,\n" * 20 + "]\n")
+    _write(tmp_path, "small.py", "while 1:\n    pass\n")
+    size = (tmp_path / "big.py").stat().st_size
+
+    findings = review_source(tmp_path)
+
+    assert [(f.path, f.rule, f.severity) for f in findings] == [
+        ("big.py", "too-large", "warn"),
+        ("small.py", "endless-loop", "fail"),
+    ]
+    assert f"file is {size} bytes" in findings[0].message
+    assert "at most 64 bytes" in findings[0].message
+
+
+def test_mlgate_own_source_has_no_endless_loop_or_swallowed_error():
+    import mlgate
+
+    findings = review_source(Path(mlgate.__file__).parent)
+    assert len(findings) > 0  # the review did read the package
+    assert [f for f in findings if f.rule in ("endless-loop", "bare-except")] == []

@@ -209,3 +209,38 @@ def test_coverage_that_could_not_be_measured_fails_the_limit():
         f.severity == "fail"
         for f in _coverage_findings(CoverageReport("passed", None, tests_run=3), relaxed)
     )
+
+
+def test_mandatory_lint_fails_a_project_that_switched_ruff_off(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.ruff]\nexclude = ["src"]\n\n[tool.ruff.lint]\nselect = []\n', encoding="utf-8"
+    )
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "model.py").write_text(
+        '"""Model."""\n\n\ndef score(rows):\n    """Score."""\n    return rows * weight\n',
+        encoding="utf-8",
+    )
+
+    result = _run(tmp_path, {"run_tests": 0, "max_lint_findings": 5})
+
+    assert result.status == "fail"
+    assert result.metrics["lint.mandatory"] == 1
+    [undefined] = [f for f in result.findings if f.message.startswith("F821")]
+    assert (undefined.severity, undefined.subject) == ("fail", "src/model.py:6")
+    assert any(f.subject == "lint.mandatory" and f.severity == "fail" for f in result.findings)
+
+
+def test_a_file_over_the_size_limit_warns_and_the_rest_is_reviewed(tmp_path, monkeypatch):
+    from mlgate.review import source as source_module
+
+    monkeypatch.setattr(source_module, "MAX_FILE_BYTES", 200)
+    (tmp_path / "model.py").write_text('"""Model."""\n\nVALUE = 1\n', encoding="utf-8")
+    (tmp_path / "generated.py").write_text("X = 1\n" * 50, encoding="utf-8")
+
+    result = _run(tmp_path, {"run_tests": 0})
+
+    assert result.metrics["files_reviewed"] == 1
+    [large] = [f for f in result.findings if f.message.startswith("too-large")]
+    assert (large.severity, large.subject) == ("warn", "generated.py:1")
+    assert "file is 300 bytes" in large.message
+    assert result.metrics["ast.too-large"] == 1

@@ -12,7 +12,7 @@ from mlgate.checks.base import CheckInput, CheckResult
 from mlgate.checks.documentation import check_documentation, families_of
 from mlgate.errors import ValidationError
 from mlgate.review.docs import Heading, markdown_headings, rst_headings, sections
-from mlgate.review.source import discover
+from mlgate.review.source import MAX_FILE_BYTES, discover
 
 BODY = " ".join(f"word{i}" for i in range(25))  # 25 words, above the default of 20
 
@@ -194,6 +194,19 @@ def test_non_utf8_file_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     assert "byte 0xe9 on line 3" in warning.message
     assert result.metrics["n_undecodable_files"] == 1
     assert result.metrics["n_sections_found"] == 4
+
+
+def test_a_doc_file_over_the_size_limit_is_a_warning_naming_it(tmp_path: Path) -> None:
+    huge = "# Appendix\n\n" + "data " * (MAX_FILE_BYTES // 5 + 10)
+    _write(tmp_path, {"README.md": COMPLETE_README, "docs/appendix.md": huge})
+
+    result = _run(tmp_path)
+
+    assert result.status == "warn"
+    warning = next(f for f in result.findings if f.severity == "warn")
+    assert warning.subject == "docs/appendix.md"
+    assert warning.message.startswith(f"docs/appendix.md: file is {len(huge)} bytes")
+    assert result.metrics["n_doc_files"] == 1
 
 
 def test_markdown_code_fences_hide_headings_and_thematic_breaks_are_not_headings() -> None:

@@ -161,3 +161,49 @@ def test_an_undecodable_file_is_left_to_the_ast_review(tmp_path):
 
     assert [(f.path, f.rule) for f in report.findings] == [("ok.py", "F401")]
     assert report.unformatted == ()
+
+
+SWITCHED_OFF = """
+[tool.ruff]
+exclude = ["src"]
+select = []
+
+[tool.ruff.lint]
+select = []
+"""
+
+
+def test_mandatory_rules_run_whatever_the_project_configures(tmp_path):
+    _write(tmp_path, "pyproject.toml", SWITCHED_OFF)
+    _write(
+        tmp_path,
+        "src/pkg/model.py",
+        """
+        def score(rows):
+            return rows * weight  # noqa: F821
+
+
+        def kind(name):
+            if name is "churn":
+                return 1
+            return 0
+        """,
+    )
+    _write(tmp_path, "src/pkg/ok.py", "VALUE = 1\n")
+
+    report = lint(tmp_path, ["src/pkg/model.py", "src/pkg/ok.py"])
+
+    assert report.config == "pyproject.toml"
+    expected = [("src/pkg/model.py", 2, "F821"), ("src/pkg/model.py", 6, "F632")]
+    assert [(f.path, f.line, f.rule) for f in report.mandatory] == expected
+    assert [(f.path, f.line, f.rule) for f in report.lint_findings] == expected
+
+
+def test_a_mandatory_finding_the_project_rules_also_find_is_reported_once(tmp_path):
+    _write(tmp_path, "ruff.toml", '[lint]\nselect = ["F"]\n')
+    _write(tmp_path, "model.py", "import os\n\n\ndef score():\n    return weight\n")
+
+    report = lint(tmp_path, ["model.py"])
+
+    assert [(f.line, f.rule) for f in report.lint_findings] == [(1, "F401"), (5, "F821")]
+    assert [(f.line, f.rule) for f in report.mandatory] == [(5, "F821")]

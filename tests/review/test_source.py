@@ -72,3 +72,35 @@ def test_one_path_may_be_given_without_a_list() -> None:
 def test_paths_leaving_the_workspace_are_refused() -> None:
     with pytest.raises(ValueError, match="leaves the workspace"):
         ReviewConfig(source=["../other"])
+
+
+def test_a_test_path_set_but_missing_is_named(tmp_path: Path) -> None:
+    _touch(tmp_path, "model.py", "tests/test_model.py")
+    with pytest.raises(ValidationError, match="review.tests names checks, which the workspace"):
+        discover(tmp_path, ReviewConfig(tests=["tests", "checks"]))
+
+
+@pytest.mark.parametrize("settings", [{}, {"source": ["."], "tests": ["tests"]}])
+def test_the_default_test_path_may_be_missing(tmp_path: Path, settings: dict) -> None:
+    _touch(tmp_path, "model.py")
+    tree = discover(tmp_path, ReviewConfig.model_validate(settings))
+    assert (tree.code, tree.tests) == (("model.py",), ())
+
+
+def test_a_file_over_the_size_limit_is_left_out_and_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlgate.review import source as source_module
+
+    monkeypatch.setattr(source_module, "MAX_FILE_BYTES", 64)
+    _touch(tmp_path, "model.py", "tests/test_model.py", "README.md")
+    (tmp_path / "generated.py").write_text("X = 1\n" * 20, encoding="utf-8")
+
+    tree = discover(tmp_path)
+
+    assert tree.code == ("model.py",)
+    assert tree.tests == ("tests/test_model.py",)
+    assert tree.oversized == ("generated.py",)
+    before = tree.sha256()
+    (tmp_path / "generated.py").write_text("X = 2\n" * 20, encoding="utf-8")
+    assert discover(tmp_path).sha256() != before

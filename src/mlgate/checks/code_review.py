@@ -7,7 +7,8 @@ reviewed):
 - ``ast``: the rules of :mod:`mlgate.review.code` (magic numbers, endless loops,
   self-comparisons, swallowed exceptions and more), without importing anything;
 - ``lint``: ruff's linter and formatter (:mod:`mlgate.review.lint`), with the project's ruff
-  configuration when it has one;
+  configuration when it has one, and always ruff's mandatory rules (undefined names, statements
+  out of place, invalid comparisons), whose findings fail whatever the thresholds;
 - ``duplication``: blocks of code repeated across or within files
   (:mod:`mlgate.review.duplication`);
 - ``docstrings``: docstring coverage of public modules, classes and functions, and comment
@@ -17,8 +18,10 @@ reviewed):
 
 Every finding's subject is ``path:line`` and its message starts with the rule. A group whose
 count breaches its threshold (:data:`DEFAULTS`) fails and its findings are failures; findings
-of groups within their limits are warnings. The check reads files and runs the project's tests
-in subprocesses, but writes nothing into the project.
+of groups within their limits are warnings. A Python file over the review's size limit
+(:data:`~mlgate.review.source.MAX_FILE_BYTES`) is an ``ast`` finding ``too-large`` that warns,
+and is left out of every group. The check reads files and runs the project's tests in
+subprocesses, but writes nothing into the project.
 """
 
 from __future__ import annotations
@@ -42,11 +45,17 @@ from mlgate.checks.base import (
     worst,
 )
 from mlgate.errors import ValidationError
-from mlgate.review.code import FAILING_RULES, RULES, CodeFinding, review_source
+from mlgate.review.code import (
+    FAILING_RULES,
+    RULES,
+    CodeFinding,
+    review_source,
+    too_large_message,
+)
 from mlgate.review.coverage import CoverageReport, run_coverage
 from mlgate.review.docstrings import DocumentationReport, document_coverage
 from mlgate.review.duplication import DuplicateBlock, find_duplicates
-from mlgate.review.lint import FORMAT_RULE, LintReport, lint
+from mlgate.review.lint import FORMAT_RULE, MANDATORY_RULES, LintReport, lint
 from mlgate.review.source import SourceTree
 
 logger = logging.getLogger(__name__)
@@ -68,6 +77,7 @@ DEFAULTS: dict[str, float] = {
 SHARE_KEYS = ("min_docstring_coverage", "min_line_coverage")
 MAX_LISTED = 50  # findings listed per group; the group's table holds all of them
 MAGIC_RULE = "magic-number"
+MAX_NAMED = 5  # files named in an error message
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,10 @@ def check_code_review(inp: CheckInput, thresholds: Mapping[str, float]) -> Check
     started = time.monotonic()
 
     reviews = _Reviews(
-        ast=review_source(tree.root, tree.code),
+        ast=sorted(
+            [*review_source(tree.root, tree.code), *_too_large(tree)],
+            key=lambda f: (f.path, f.line, f.rule),
+        ),
         lint=lint(tree.root, tree.code),
         duplicates=find_duplicates(
             tree.root, tree.code, min_lines=int(limits["duplicate_min_lines"])
@@ -159,13 +172,30 @@ def _source(inp: CheckInput) -> SourceTree:
             f"got {type(tree).__name__}"
         )
     if not tree.code:
+        left_out = [name for name in tree.oversized if name.endswith(".py")][:MAX_NAMED]
+        too_large = f" under the size limit ({', '.join(left_out)} too large)" if left_out else ""
         raise ValidationError(
-            f"the review paths under {tree.root.name!r} hold no Python code file; "
+            f"the review paths under {tree.root.name!r} hold no Python code file{too_large}; "
             "expected at least one",
             hint="set review.source in mlgate.yaml to the folders of the training and "
             "prediction code",
         )
     return tree
+
+
+def _too_large(tree: SourceTree) -> list[CodeFinding]:
+    """A warning for each Python file the review left out for its size."""
+    return [
+        CodeFinding(
+            path=relative,
+            line=1,
+            rule="too-large",
+            message=too_large_message(tree.path(relative).stat().st_size),
+            severity="warn",
+        )
+        for relative in tree.oversized
+        if relative.endswith(".py")
+    ]
 
 
 def _coverage(tree: SourceTree, limits: Mapping[str, float]) -> CoverageReport | None:
@@ -236,16 +266,28 @@ def _lint_findings(report: LintReport, limits: Mapping[str, float]) -> list[Find
     unformatted = len(report.unformatted)
     lint_severity = _severity(count > limits["max_lint_findings"])
     format_severity = _severity(unformatted > limits["max_unformatted_files"])
+    mandatory = set(report.mandatory)
 
     findings = [
         Finding(
-            format_severity if item.rule == FORMAT_RULE else lint_severity,
+            "fail"
+            if item in mandatory
+            else format_severity
+            if item.rule == FORMAT_RULE
+            else lint_severity,
             f"{item.rule}: {item.message}",
             _where(item.path, item.line),
         )
         for item in report.findings
     ]
     totals = []
+    if mandatory:
+        message = (
+            f"{len(mandatory)} finding(s) of the mandatory ruff rules "
+            f"({', '.join(MANDATORY_RULES)}), which fail whatever the project's ruff "
+            "configuration and the thresholds: the code breaks when it runs"
+        )
+        totals.append(Finding("fail", message, "lint.mandatory", len(mandatory)))
     if count > limits["max_lint_findings"]:
         message = (
             f"{count} ruff finding(s); max_lint_findings is {limits['max_lint_findings']:g}: "
@@ -390,6 +432,7 @@ def _metrics(tree: SourceTree, reviews: _Reviews) -> dict[str, float | int | str
         "ast.failing": sum(rules[rule] for rule in FAILING_RULES),
         **{f"ast.{rule}": rules[rule] for rule in RULES},
         "lint.findings": len(reviews.lint.lint_findings),
+        "lint.mandatory": len(reviews.lint.mandatory),
         "lint.unformatted_files": len(reviews.lint.unformatted),
         "lint.config": reviews.lint.config or "mlgate default rules",
         "duplication.blocks": len(reviews.duplicates),

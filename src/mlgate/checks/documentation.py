@@ -18,7 +18,8 @@ not a manual. One heading may serve several families ("Training and prediction")
 
 A missing section fails the check, and the finding names it and the keywords looked for; each
 section found is reported with its ``file:line``. A file that is not valid UTF-8 is read with
-replacement characters and reported as a warning, never a crash.
+replacement characters and reported as a warning, never a crash; so is a file over the review's
+size limit, which is left unread.
 """
 
 from __future__ import annotations
@@ -27,11 +28,14 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Finding, worst
 from mlgate.errors import ValidationError
+from mlgate.review.code import too_large_message
 from mlgate.review.docs import Section, count_words, sections
+from mlgate.review.source import DOC_SUFFIXES
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +103,7 @@ def check_documentation(inp: CheckInput, thresholds: Mapping[str, float]) -> Che
         else:
             findings.append(_missing(family, matches, minimum, reading.files))
     findings += [_undecodable(file, problem) for file, problem in reading.undecodable]
+    findings += _too_large(_source(inp))
 
     logger.info(
         "documentation: %d file(s), %d heading(s), %d word(s); sections found: %s",
@@ -170,6 +175,20 @@ def _undecodable(file: str, problem: str) -> Finding:
         "save it as UTF-8"
     )
     return Finding("warn", message, file, None)
+
+
+def _too_large(source: Any) -> list[Finding]:
+    """A warning for each documentation file left unread for its size."""
+    return [
+        Finding(
+            "warn",
+            f"{relative}: {too_large_message(source.path(relative).stat().st_size)}",
+            relative,
+            None,
+        )
+        for relative in getattr(source, "oversized", ())
+        if Path(relative).suffix.lower() in DOC_SUFFIXES
+    ]
 
 
 def _result(

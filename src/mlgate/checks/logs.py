@@ -10,9 +10,10 @@ verifies that
 - the current model version has a training record with its very artifact hash;
 - no value is personal data: strings (and long integers) are screened with the identifier
   detectors of :mod:`mlgate.checks.sensitive` (e-mail addresses, phone numbers, Chinese resident
-  ID and US social security numbers, payment card numbers, IP addresses), whole and word by
-  word, and a key named like a sensitive column (``email``, ``customer_name``, ``sex``) may not
-  carry a value.
+  ID and US social security numbers, payment card numbers, IBANs, IP addresses), whole and word
+  by word, then searched for phone numbers and IBANs written with spaces inside free text; and
+  a key named like a sensitive column (``email``, ``customer_name``, ``sex``) may not carry a
+  value.
 
 Findings name the file, the line number and the field; a value found is shown masked only. The
 check is pure: the service reads the files and passes their lines in ``CheckInput.run_log``.
@@ -29,7 +30,15 @@ from datetime import datetime
 from typing import Any, Literal
 
 from mlgate.checks.base import CheckInput, CheckResult, CheckSpec, Finding, Severity, worst
-from mlgate.checks.sensitive import IDENTIFIER, IDENTIFIER_KINDS, KIND_LABELS, detect_by_name, mask
+from mlgate.checks.sensitive import (
+    IDENTIFIER,
+    IDENTIFIER_KINDS,
+    KIND_LABELS,
+    detect_by_name,
+    iban_in_text,
+    mask,
+    phone_in_text,
+)
 from mlgate.errors import ValidationError
 
 logger = logging.getLogger(__name__)
@@ -285,7 +294,9 @@ def identifier_in(text: str) -> tuple[str, str] | None:
     """Return ``(kind, matched text)`` for the first identifier in ``text``, else ``None``.
 
     The whole text is tried first (a phone number written with spaces), then each word, with
-    surrounding punctuation trimmed (``mail jane@example.com.`` finds the address).
+    surrounding punctuation trimmed (``mail jane@example.com.`` finds the address), then the
+    text is searched for an IBAN or a phone number written in groups (``call +44 20 7946 0958
+    today``), leaving timestamps, durations, versions, hashes and ids alone.
     """
     candidates = [text.strip(), *(word.strip(_TRIM) for word in _SPLIT.split(text))]
     for candidate in candidates:
@@ -294,6 +305,10 @@ def identifier_in(text: str) -> tuple[str, str] | None:
         for kind, valid in IDENTIFIER_KINDS.items():
             if valid(candidate):
                 return kind, candidate
+    for kind, search in (("iban", iban_in_text), ("phone", phone_in_text)):
+        found = search(text)
+        if found is not None:
+            return kind, found
     return None
 
 
@@ -554,8 +569,8 @@ SPEC = CheckSpec(
         "Reads the workspace's JSON-lines run logs (training.jsonl, prediction.jsonl): every "
         "line must be a JSON object with the fields of its event and their types, the current "
         "model version must have a training record with its artifact hash, and no value may be "
-        "personal data (e-mail, phone, ID and card numbers, IP addresses, or a value under a key "
-        "named like a sensitive column). More than max_invalid_records invalid lines or "
+        "personal data (e-mail, phone, ID and card numbers, IBANs, IP addresses, or a value under "
+        "a key named like a sensitive column). More than max_invalid_records invalid lines or "
         "max_personal_values personal values fail; findings name file, line and field and show "
         "values masked."
     ),

@@ -454,7 +454,112 @@ _NANP = re.compile(
     r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[2-9][0-9]{2}[ .-][0-9]{4}"
 )
 _NATIONAL = re.compile(r"\(?0[1-9][0-9]{1,4}\)?[ -][0-9]{3,4}[ -]?[0-9]{3,4}")
+_DECIMAL = re.compile(r"[+-]?[0-9]*\.[0-9]+")
 _INTERNATIONAL = re.compile(r"(?:\+|00)[1-9][0-9]{0,2}(?:[ .-]?\(?[0-9]{1,4}\)?){2,6}")
+
+
+# IBAN length per country code, from the SWIFT IBAN registry (ISO 13616). A string is an IBAN
+# only at its country's length, which keeps random letters and digits out better than the
+# checksum alone (a random string passes mod 97 one time in 97).
+IBAN_LENGTHS: dict[str, int] = {
+    **dict.fromkeys(["NO"], 15),
+    **dict.fromkeys(["BE"], 16),
+    **dict.fromkeys(["DK", "FI", "FO", "GL", "NL", "SD"], 18),
+    **dict.fromkeys(["MK", "SI"], 19),
+    **dict.fromkeys(["AT", "BA", "EE", "KZ", "LT", "LU", "XK"], 20),
+    **dict.fromkeys(["CH", "CR", "HR", "LI", "LV"], 21),
+    **dict.fromkeys(["BG", "BH", "DE", "GB", "GE", "IE", "IQ", "ME", "RS", "VA"], 22),
+    **dict.fromkeys(["AE", "GI", "IL", "OM", "TL"], 23),
+    **dict.fromkeys(["AD", "CZ", "ES", "LY", "MD", "PK", "RO", "SA", "SE", "SK", "TN", "VG"], 24),
+    **dict.fromkeys(["PT", "ST"], 25),
+    **dict.fromkeys(["IS", "TR"], 26),
+    **dict.fromkeys(["FR", "GR", "IT", "MC", "MR", "SM"], 27),
+    **dict.fromkeys(["AL", "AZ", "BY", "CY", "DO", "GT", "HU", "LB", "PL", "SV"], 28),
+    **dict.fromkeys(["BR", "EG", "PS", "QA", "UA"], 29),
+    **dict.fromkeys(["JO", "KW", "MU"], 30),
+    **dict.fromkeys(["MT", "SC"], 31),
+    **dict.fromkeys(["LC"], 32),
+    **dict.fromkeys(["RU"], 33),
+}
+_IBAN = re.compile(r"([A-Z]{2})([0-9]{2})([A-Z0-9]{11,30})")
+_IBAN_SPACES = re.compile(r"[A-Z]{2}[0-9]{2}(?: [A-Z0-9]{4})+(?: [A-Z0-9]{1,3})?")
+IBAN_MODULUS = 97
+IBAN_HEAD = 4  # country code and check digits, moved to the end for the check
+IBAN_DIGIT_BASE = 36  # letters read as 10 to 35, as digits of base 36
+IBAN_KEPT = (2, 4)  # characters shown by the mask: the country code and the last four
+IBAN_MIN_MASKED = 12  # shorter text is not an IBAN; it is masked like any other value
+
+
+def iban_valid(value: Any) -> bool:
+    """Return whether ``value`` is an IBAN (ISO 13616): a known country code, two check digits
+    and the account (BBAN), at the country's length, written whole or in groups of four split
+    by single spaces, upper case, and passing the mod-97 check: with the first four characters
+    moved to the end and each letter read as 10 to 35, the number leaves 1 when divided by 97.
+    """
+    text = str(value).strip()
+    if " " in text:
+        if not _IBAN_SPACES.fullmatch(text):
+            return False
+        text = text.replace(" ", "")
+    match = _IBAN.fullmatch(text)
+    if match is None or IBAN_LENGTHS.get(match.group(1)) != len(text):
+        return False
+    rearranged = text[IBAN_HEAD:] + text[:IBAN_HEAD]
+    number = "".join(str(int(char, IBAN_DIGIT_BASE)) for char in rearranged)
+    return int(number) % IBAN_MODULUS == 1
+
+
+# Phone numbers and IBANs inside free text. A candidate must stand apart: not glued to a letter,
+# digit or underscore, nor to the dots, colons, slashes, plus signs and dashes of timestamps
+# (``2026-12-05T07:16:08+00:00``), durations (``0:01:23.5``), version numbers (``1.26.4``),
+# paths, UUIDs and hashes. Dotted separators are not searched for in free text, where they are
+# more often decimals than phone numbers.
+_APART_BEFORE = r"(?<![\w.:/+-])"
+_APART_AFTER = r"(?![\w:/+-]|[.,][0-9])"
+_PHONE_IN_TEXT = re.compile(
+    _APART_BEFORE
+    + "(?:"
+    + r"(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]{4}){2}"
+    + r"|(?:\+?1[ -]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ -])[2-9][0-9]{2}[ -][0-9]{4}"
+    + r"|\(?0[1-9][0-9]{1,4}\)?[ -][0-9]{3,4}[ -]?[0-9]{3,4}"
+    + r"|(?:\+|00)[1-9][0-9]{0,2}(?:[ -]?(?:\(0\)|\(?[0-9]{1,4}\)?)){2,6}"
+    + ")"
+    + _APART_AFTER
+)
+_IBAN_IN_TEXT = re.compile(
+    _APART_BEFORE
+    + r"[A-Z]{2}[0-9]{2}(?:[A-Z0-9]{11,30}|(?: [A-Z0-9]{4}){2,7}(?: [A-Z0-9]{1,3})?)"
+    + _APART_AFTER
+)
+
+
+def phone_in_text(text: Any) -> str | None:
+    """Return the first phone number written inside ``text`` (as :func:`phone_valid` accepts
+    it, standing apart from other words), or ``None``.
+
+    Timestamps, durations, version numbers, hashes and identifiers that hold digits are not
+    taken for phone numbers: a candidate glued to letters, digits, ``.``, ``:``, ``/``, ``+`` or
+    ``-`` is skipped, and dotted groups are not searched for.
+    """
+    for match in _PHONE_IN_TEXT.finditer(str(text)):
+        candidate = match.group(0).replace("(0)", "")
+        if phone_valid(candidate):
+            return match.group(0)
+    return None
+
+
+def iban_in_text(text: Any) -> str | None:
+    """Return the first IBAN written inside ``text`` (see :func:`iban_valid`), or ``None``."""
+    for match in _IBAN_IN_TEXT.finditer(str(text)):
+        # A word after a spaced IBAN may look like one more group of it: drop groups until
+        # the rest is valid.
+        groups = match.group(0).split(" ")
+        while groups:
+            candidate = " ".join(groups)
+            if iban_valid(candidate):
+                return candidate
+            groups.pop()
+    return None
 
 
 def email_valid(value: Any) -> bool:
@@ -469,9 +574,12 @@ def phone_valid(value: Any) -> bool:
     3-4-4 groups); North American numbers with separators (``(415) 555-0134``, ``415-555-0134``);
     national numbers with a trunk ``0`` and separators (``020 7946 0958``, ``010-12345678``);
     international numbers ``+CC`` or ``00CC`` with 8 to 15 digits in all (E.164). A bare run of
-    digits other than a Chinese mobile is refused: it is more often an order number than a phone.
+    digits other than a Chinese mobile is refused: it is more often an order number than a phone;
+    so is a decimal number with one point (``+1.23456789``).
     """
     text = str(value).strip()
+    if _DECIMAL.fullmatch(text):
+        return False  # a signed decimal such as a metric's change, +1.23456789
     if _CN_MOBILE.fullmatch(text) or _NANP.fullmatch(text) or _NATIONAL.fullmatch(text):
         return True
     if _INTERNATIONAL.fullmatch(text):
@@ -503,7 +611,7 @@ def ip_valid(value: Any) -> bool:
 
 # --- Masking --------------------------------------------------------------------------------
 
-MASK_KINDS = ("email", "phone", "cn_resident_id", "ssn", "credit_card", "ip", "generic")
+MASK_KINDS = ("email", "phone", "cn_resident_id", "ssn", "credit_card", "iban", "ip", "generic")
 
 
 def mask(value: Any, kind: str) -> str:
@@ -515,6 +623,7 @@ def mask(value: Any, kind: str) -> str:
     - ``credit_card``: the last 4 digits: ``****-****-****-1234``;
     - ``cn_resident_id``: the first 3 and last 4 characters: ``110***********123X``;
     - ``ssn``: the serial: ``***-**-6789``;
+    - ``iban``: the country code and the last 4 characters: ``DE****************3000``;
     - ``ip``: the first part: ``192.*.*.*`` or ``2001:****``;
     - ``generic`` (and any value that does not fit its kind): the first character of a value of 4
       or more characters, then ``***`` (so the length is not told either).
@@ -569,6 +678,14 @@ def _mask_ssn(text: str) -> str | None:
     return f"***-**-{digits[-4:]}" if len(digits) == 9 else None
 
 
+def _mask_iban(text: str) -> str | None:
+    compact = text.replace(" ", "")
+    if len(compact) < IBAN_MIN_MASKED:
+        return None
+    head, tail = IBAN_KEPT
+    return compact[:head] + "*" * (len(compact) - head - tail) + compact[-tail:]
+
+
 def _mask_ip(text: str) -> str | None:
     try:
         address = ipaddress.ip_address(text)
@@ -585,6 +702,7 @@ _MASKERS: dict[str, Callable[[str], str | None]] = {
     "credit_card": _mask_card,
     "cn_resident_id": _mask_cn_id,
     "ssn": _mask_ssn,
+    "iban": _mask_iban,
     "ip": _mask_ip,
 }
 
@@ -599,6 +717,7 @@ IDENTIFIER_KINDS: dict[str, Callable[[Any], bool]] = {
     "email": email_valid,
     "ip": ip_valid,
     "credit_card": card_number_valid,
+    "iban": iban_valid,
     "phone": phone_valid,
 }
 KIND_LABELS: dict[str, str] = {
@@ -607,6 +726,7 @@ KIND_LABELS: dict[str, str] = {
     "email": "e-mail addresses",
     "ip": "IP addresses",
     "credit_card": "payment card numbers",
+    "iban": "IBANs (bank account numbers)",
     "phone": "phone numbers",
     "sex_values": "sex labels",
     "marital_values": "marital-status labels",

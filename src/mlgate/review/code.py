@@ -2,11 +2,12 @@
 
 Only the standard library :mod:`ast` is used: nothing is imported or run. Each
 :class:`CodeFinding` names the file (relative to the folder reviewed), the line, the rule and
-what is wrong. The rules are listed in :data:`RULES`; ``endless-loop`` and ``bare-except`` fail a
+what is wrong. The rules are listed in :data:`RULES`; those in :data:`FAILING_RULES` fail a
 review, the others warn.
 
-A file that cannot be decoded as UTF-8 or does not parse is itself a finding
-(``unreadable``/``syntax-error``), never a crash, so one broken file does not hide the others.
+A file that cannot be decoded as UTF-8, does not parse or is larger than
+:data:`~mlgate.review.source.MAX_FILE_BYTES` is itself a finding (``unreadable``,
+``syntax-error``, ``too-large``), never a crash, so one such file does not hide the others.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from mlgate.errors import NotFoundError
+from mlgate.review.source import MAX_FILE_BYTES
 
 logger = logging.getLogger(__name__)
 
@@ -31,20 +33,29 @@ RULES: dict[str, str] = {
     "constant-condition": "an if/while test or assert whose outcome is fixed in the source",
     "none-equality": "a comparison with None by == or != instead of is / is not",
     "mutable-default": "a list, dict or set as a default argument, shared between calls",
-    "bare-except": "an except clause catching everything whose body only passes",
+    "bare-except": "an except clause catching every Exception whose body only passes",
     "syntax-error": "a file that does not parse as Python",
     "unreadable": "a file that is not valid UTF-8",
+    "too-large": "a file over the size the review reads, left unreviewed",
 }
 
-FAILING_RULES = frozenset({"endless-loop", "bare-except"})
+# A file that does not parse cannot be imported: it fails like the mandatory lint rules do.
+FAILING_RULES = frozenset({"endless-loop", "bare-except", "syntax-error"})
 SKIPPED_DIRS = frozenset({".venv", "venv", "build", "dist", "__pycache__"})
 ALLOWED_NUMBERS = frozenset({0, 1, -1, 2})
 MUTABLE_FACTORIES = frozenset({"list", "dict", "set"})
 CATCH_ALL_NAMES = frozenset({"Exception", "BaseException"})
+CATCH_ALL_MODULES = frozenset({"builtins", "__builtins__"})
+MIB = 1024 * 1024
 EXIT_CALLS = frozenset({"sys.exit", "os._exit", "exit", "quit"})
 
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
 _LOOPS = (ast.For, ast.AsyncFor, ast.While)
+# Nodes whose body runs in a scope of its own (a comprehension's target does not leak either).
+_INNER_SCOPES = (*_SCOPES, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
+# A loop body holding one of these hands control to others on each turn: a producer that
+# yields, or a coroutine that awaits (``async for``/``async with`` await too).
+_SUSPENDS = (ast.Yield, ast.YieldFrom, ast.Await, ast.AsyncFor, ast.AsyncWith)
 
 
 @dataclass(frozen=True)
@@ -107,6 +118,10 @@ def _listed_files(root: Path, files: Sequence[str]) -> list[Path]:
 def _review_file(path: Path, relative: Path) -> list[CodeFinding]:
     """Findings for one file, including one for a file that cannot be read or parsed."""
     name = relative.as_posix()
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        logger.warning("code review skips %s: %d bytes", name, size)
+        return [_finding(name, 1, "too-large", too_large_message(size))]
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8")
@@ -123,6 +138,15 @@ def _review_file(path: Path, relative: Path) -> list[CodeFinding]:
 
     is_test = relative.name.startswith("test_") or "tests" in relative.parts[:-1]
     return _Reviewer(name, is_test).run(tree)
+
+
+def too_large_message(size: int) -> str:
+    """Say that a file of ``size`` bytes is over the review's limit and was not read."""
+    return (
+        f"file is {size} bytes; the review reads files of at most {MAX_FILE_BYTES} bytes "
+        f"({MAX_FILE_BYTES // MIB} MiB), so this one was not reviewed; add it to "
+        "review.exclude if it is generated"
+    )
 
 
 def _finding(path: str, line: int, rule: str, message: str) -> CodeFinding:
@@ -226,20 +250,66 @@ class _Reviewer:
 
     def _while(self, node: ast.While) -> None:
         test = node.test
-        if isinstance(test, ast.Constant) and _is_forever(test.value):
-            if not _has_exit(node.body, own_loop=True):
-                self._add(node, "endless-loop", "while loop with no break, return or raise")
+        forever = isinstance(test, ast.Constant) and _is_forever(test.value)
+        if not forever:
+            self._constant_test(node, test)
+        if _has_exit(node.body, own_loop=True) or _suspends(node.body):
+            return
+        if forever:
+            self._add(node, "endless-loop", "while loop with no break, return or raise")
             return
 
-        self._constant_test(node, test)
         names = _condition_names(test)
-        if names is None or _has_exit(node.body, own_loop=True):
+        if names is None or names & _changed_names(node.body):
             return
-        if any(isinstance(n, ast.Await) for stmt in node.body for n in ast.walk(stmt)):
+        if _has_call(node.body) and any(self._call_may_change(name, node) for name in names):
             return
-        if not names & _changed_names(node.body):
-            listed = ", ".join(sorted(names))
-            self._add(node, "endless-loop", f"nothing in the loop changes {listed}")
+        listed = ", ".join(sorted(names))
+        self._add(node, "endless-loop", f"nothing in the loop changes {listed}")
+
+    def _call_may_change(self, name: str, loop: ast.While) -> bool:
+        """Whether a call in the loop could change what ``name`` holds, as far as one can tell.
+
+        Only a local of the enclosing function that is bound to nothing but literals, ``not``,
+        comparisons and ``and``/``or`` of those holds a value no call can change. A module-level
+        or global name, a name an inner function rebinds with ``nonlocal``, a parameter or a
+        name bound to any other value (a list, an object) might change under a call.
+        """
+        scope = self._enclosing_function(loop)
+        if scope is None:
+            return True
+        values: list[ast.expr] = []
+        for node in _scope_nodes(scope):
+            if isinstance(node, ast.Global | ast.Nonlocal) and name in node.names:
+                return True
+            if isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign | ast.NamedExpr):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                    if node.value is None or not _is_scalar(node.value):
+                        return True
+                    values.append(node.value)
+                elif name in _stored_names(targets):
+                    return True  # unpacked from a value of unknown kind
+            elif isinstance(node, ast.arg | ast.alias | ast.ExceptHandler) and (
+                _bound_name(node) == name
+            ):
+                return True
+            elif isinstance(node, ast.For | ast.AsyncFor | ast.withitem | ast.comprehension):
+                target = node.optional_vars if isinstance(node, ast.withitem) else node.target
+                if target is not None and name in _stored_names([target]):
+                    return True
+        if any(_declares_nonlocal(inner, name) for inner in _inner_functions(scope)):
+            return True
+        return not values
+
+    def _enclosing_function(self, node: ast.AST) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+        while node in self.parents:
+            node = self.parents[node]
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                return node
+            if isinstance(node, ast.ClassDef | ast.Lambda):
+                return None
+        return None
 
     # constant-condition
 
@@ -273,12 +343,23 @@ class _Reviewer:
     # bare-except
 
     def _except(self, node: ast.ExceptHandler) -> None:
-        catches_all = node.type is None or (
-            isinstance(node.type, ast.Name) and node.type.id in CATCH_ALL_NAMES
-        )
-        if catches_all and all(_does_nothing(stmt) for stmt in node.body):
+        if _catches_all(node.type) and all(_does_nothing(stmt) for stmt in node.body):
             caught = "except" if node.type is None else f"except {ast.unparse(node.type)}"
             self._add(node, "bare-except", f"{caught}: swallows every error silently")
+
+
+def _catches_all(caught: ast.expr | None) -> bool:
+    """True for ``except:`` and any clause that names Exception or BaseException, alone, as
+    ``builtins.Exception`` or inside a tuple such as ``(ValueError, Exception)``."""
+    if caught is None:
+        return True
+    if isinstance(caught, ast.Tuple):
+        return any(_catches_all(element) for element in caught.elts)
+    if isinstance(caught, ast.Name):
+        return caught.id in CATCH_ALL_NAMES
+    if isinstance(caught, ast.Attribute) and isinstance(caught.value, ast.Name):
+        return caught.attr in CATCH_ALL_NAMES and caught.value.id in CATCH_ALL_MODULES
+    return False
 
 
 def _is_forever(value: object) -> bool:
@@ -300,8 +381,11 @@ def _is_mutable(node: ast.expr) -> bool:
 
 
 def _does_nothing(stmt: ast.stmt) -> bool:
+    """True for a statement that drops an error: pass, continue, a bare literal, return None."""
     if isinstance(stmt, ast.Pass | ast.Continue):
         return True
+    if isinstance(stmt, ast.Return):
+        return stmt.value is None or _is_none(stmt.value)
     return isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Constant)
 
 
@@ -349,21 +433,103 @@ def _child_bodies(stmt: ast.stmt) -> list[list[ast.stmt]]:
     return bodies
 
 
+def _suspends(body: list[ast.stmt]) -> bool:
+    """True when the loop body itself yields or awaits (inner functions are not searched)."""
+    return any(isinstance(node, _SUSPENDS) for node in _body_nodes(body))
+
+
+def _has_call(body: list[ast.stmt]) -> bool:
+    """True when the loop body itself calls anything (inner functions are not searched)."""
+    return any(isinstance(node, ast.Call) for node in _body_nodes(body))
+
+
+def _body_nodes(body: list[ast.stmt]) -> list[ast.AST]:
+    """Every node of ``body`` that runs in the loop's own scope."""
+    found: list[ast.AST] = []
+    pending: list[ast.AST] = list(body)
+    while pending:
+        node = pending.pop()
+        found.append(node)
+        if isinstance(node, _INNER_SCOPES):
+            # Decorators and defaults run here; the inner body does not.
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                pending.extend(node.decorator_list)
+            continue
+        pending.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def _scope_nodes(scope: ast.FunctionDef | ast.AsyncFunctionDef) -> list[ast.AST]:
+    """The function's parameters and every node of its body outside inner scopes."""
+    return [*ast.walk(scope.args), *_body_nodes(scope.body)]
+
+
+def _inner_functions(scope: ast.AST) -> list[ast.AST]:
+    return [node for node in ast.walk(scope) if node is not scope and isinstance(node, _SCOPES)]
+
+
+def _declares_nonlocal(scope: ast.AST, name: str) -> bool:
+    return any(isinstance(n, ast.Nonlocal) and name in n.names for n in ast.walk(scope))
+
+
+def _bound_name(node: ast.arg | ast.alias | ast.ExceptHandler) -> str | None:
+    if isinstance(node, ast.arg):
+        return node.arg
+    if isinstance(node, ast.ExceptHandler):
+        return node.name
+    return node.asname or node.name.split(".")[0]
+
+
+def _stored_names(targets: list[ast.expr]) -> set[str]:
+    return {
+        node.id
+        for target in targets
+        for node in ast.walk(target)
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store)
+    }
+
+
+def _is_scalar(value: ast.expr) -> bool:
+    """True for an expression whose value is an immutable scalar: a literal, ``not x``, a
+    comparison, or ``and``/``or``/unary minus of those."""
+    if isinstance(value, ast.Constant):
+        return True
+    if isinstance(value, ast.UnaryOp):
+        return isinstance(value.op, ast.Not) or _is_scalar(value.operand)
+    if isinstance(value, ast.Compare):
+        return True
+    if isinstance(value, ast.BoolOp):
+        return all(_is_scalar(operand) for operand in value.values)
+    return False
+
+
 def _condition_names(test: ast.expr) -> set[str] | None:
-    """Names in a comparison of plain names and literals; None for any other condition."""
-    if not isinstance(test, ast.Compare):
-        return None
+    """Names in a condition made of plain names and literals, joined by comparisons, ``not``,
+    ``and`` and ``or`` (``while i < n``, ``while not done``, ``while flag``); None for any
+    other condition, such as one with an attribute, item or call, which cannot be judged."""
     names = set()
     for node in ast.walk(test):
         if isinstance(node, ast.Name):
             names.add(node.id)
-        elif not isinstance(node, ast.Compare | ast.Constant | ast.cmpop | ast.expr_context):
+        elif not isinstance(
+            node,
+            ast.Compare
+            | ast.Constant
+            | ast.BoolOp
+            | ast.UnaryOp
+            | ast.cmpop
+            | ast.boolop
+            | ast.unaryop
+            | ast.expr_context,
+        ):
             return None
     return names or None
 
 
 def _changed_names(body: list[ast.stmt]) -> set[str]:
-    """Names the body assigns, augments, deletes, binds, mutates or calls a method on."""
+    """Names the body could change: assigned, augmented, deleted, bound (``for``, ``with ...
+    as``, ``:=``, ``except ... as``, imports, ``def``/``class``, ``match`` captures), declared
+    global or nonlocal, item or attribute assigned, a method called on, or passed to a call."""
     changed = set()
     for stmt in body:
         for node in ast.walk(stmt):
@@ -373,9 +539,32 @@ def _changed_names(body: list[ast.stmt]) -> set[str]:
                 base = node.value
                 if isinstance(base, ast.Name) and not isinstance(node.ctx, ast.Load):
                     changed.add(base.id)
-            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
-                if isinstance(node.func.value, ast.Name):
+            elif isinstance(node, ast.Call):
+                if isinstance(node.func, ast.Attribute) and isinstance(node.func.value, ast.Name):
                     changed.add(node.func.value.id)
+                arguments = [*node.args, *(keyword.value for keyword in node.keywords)]
+                for argument in arguments:
+                    if isinstance(argument, ast.Starred):
+                        argument = argument.value
+                    if isinstance(argument, ast.Name):
+                        changed.add(argument.id)
             elif isinstance(node, ast.Global | ast.Nonlocal):
                 changed.update(node.names)
+            else:
+                bound = _binding(node)
+                if bound is not None:
+                    changed.add(bound)
     return changed
+
+
+def _binding(node: ast.AST) -> str | None:
+    """The name an import, ``except ... as``, definition or ``match`` capture binds."""
+    if isinstance(node, ast.alias | ast.ExceptHandler):
+        return _bound_name(node)
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return node.name
+    if isinstance(node, ast.MatchAs | ast.MatchStar):
+        return node.name
+    if isinstance(node, ast.MatchMapping):
+        return node.rest
+    return None

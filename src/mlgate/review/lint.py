@@ -36,6 +36,10 @@ logger = logging.getLogger(__name__)
 # variables caught in closures), NumPy's deprecated and legacy APIs (NPY) and pylint's
 # error-level rules (PLE).
 DEFAULT_RULES = ("E4", "E7", "E9", "F", "B", "NPY", "PLE")
+# The rules no project configuration turns off: pycodestyle's runtime errors (E9), pyflakes'
+# invalid comparisons and tests (F63: ``x is "a"``, ``assert (a, b)``), statements out of place
+# (F7: ``break``/``return``/``yield`` outside a loop or function) and undefined names (F82).
+MANDATORY_RULES = ("E9", "F63", "F7", "F82")
 CONFIG_FILES = (".ruff.toml", "ruff.toml")
 FORMAT_RULE = "format"
 # Files that do not parse or decode are the AST review's findings (syntax-error, unreadable);
@@ -61,12 +65,17 @@ class LintFinding:
 
 @dataclass(frozen=True)
 class LintReport:
-    """What ruff found in the reviewed files, and which configuration it used."""
+    """What ruff found in the reviewed files, and which configuration it used.
+
+    ``findings`` holds every finding, once; ``mandatory`` those of :data:`MANDATORY_RULES`
+    found by the isolated run, which fail whatever the thresholds.
+    """
 
     findings: tuple[LintFinding, ...]
     unformatted: tuple[str, ...]
     config: str | None
     ruff_version: str
+    mandatory: tuple[LintFinding, ...] = ()
 
     @property
     def lint_findings(self) -> tuple[LintFinding, ...]:
@@ -130,19 +139,32 @@ def lint(root: Path, files: Sequence[str]) -> LintReport:
     check_format = ["format", "--check", *_settings(config, lint=False), "--output-format", "json"]
     checked = _run(binary, check, root, files)
     formatted = _run(binary, check_format, root, files)
+    mandatory = _diagnostics(_run(binary, _mandatory_settings(), root, files), root)
 
-    findings = [*_diagnostics(checked, root), *_diagnostics(formatted, root)]
+    # The project's own rules may find the same errors; each is reported once.
+    seen = {(f.path, f.line, f.rule) for f in mandatory}
+    own = [f for f in _diagnostics(checked, root) if (f.path, f.line, f.rule) not in seen]
+    findings = [*own, *mandatory, *_diagnostics(formatted, root)]
     findings.sort(key=lambda f: (f.path, f.line, f.rule))
+    mandatory.sort(key=lambda f: (f.path, f.line, f.rule))
     unformatted = tuple(sorted({f.path for f in findings if f.rule == FORMAT_RULE}))
     logger.info(
-        "ruff read %d files with %s in %.1fs: %d lint findings, %d unformatted files",
+        "ruff read %d files with %s in %.1fs: %d lint findings (%d mandatory), "
+        "%d unformatted files",
         len(files),
         _config_name(root, config) or "mlgate's rule set",
         time.monotonic() - started,
         len(findings) - len(unformatted),
+        len(mandatory),
         len(unformatted),
     )
-    return LintReport(tuple(findings), unformatted, _config_name(root, config), _version(binary))
+    return LintReport(
+        tuple(findings),
+        unformatted,
+        _config_name(root, config),
+        _version(binary),
+        tuple(mandatory),
+    )
 
 
 def _settings(config: Path | None, *, lint: bool) -> list[str]:
@@ -151,6 +173,22 @@ def _settings(config: Path | None, *, lint: bool) -> list[str]:
         return ["--no-cache", "--config", str(config), "--force-exclude"]
     rules = ["--select", ",".join(DEFAULT_RULES)] if lint else []
     return ["--no-cache", "--isolated", *rules]
+
+
+def _mandatory_settings() -> list[str]:
+    """The isolated run of :data:`MANDATORY_RULES`: no project configuration, no exclusions
+    (files named on the command line are checked unless ``--force-exclude``), no ``# noqa``."""
+    return [
+        "check",
+        "--no-cache",
+        "--isolated",
+        "--ignore-noqa",
+        "--select",
+        ",".join(MANDATORY_RULES),
+        "--output-format",
+        "json",
+        "--exit-zero",
+    ]
 
 
 def _run(binary: str, arguments: list[str], root: Path, files: Sequence[str]) -> list[Any]:

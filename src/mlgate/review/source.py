@@ -25,6 +25,7 @@ SKIPPED_DIRS = frozenset(
 DOC_SUFFIXES = frozenset({".md", ".rst", ".txt"})
 MAX_FILES = 5000
 MAX_FILE_BYTES = 2 * 1024 * 1024
+HASH_BLOCK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,15 @@ class SourceTree:
     ``code`` holds the Python files under the configured source paths that are not tests;
     ``tests`` the Python files under the test paths (and any ``test_*.py`` found among the
     sources); ``docs`` the Markdown, reStructuredText and text files under the docs paths.
+    ``oversized`` holds the files of any of those lists that are over :data:`MAX_FILE_BYTES`:
+    they are left out of the other lists, so no check reads them, and the checks report them.
     """
 
     root: Path
     code: tuple[str, ...]
     tests: tuple[str, ...]
     docs: tuple[str, ...]
+    oversized: tuple[str, ...] = ()
 
     def path(self, relative: str) -> Path:
         """Return the absolute path of one listed file."""
@@ -50,10 +54,17 @@ class SourceTree:
         return self.path(relative).read_bytes().decode("utf-8", errors="replace")
 
     def file_hashes(self) -> dict[str, str]:
-        """Return each listed file's sha256, keyed ``role:path``."""
+        """Return each listed file's sha256, keyed ``role:path``; oversized files count too, so
+        evidence goes stale when one of them changes."""
+        roles = (
+            ("code", self.code),
+            ("tests", self.tests),
+            ("docs", self.docs),
+            ("oversized", self.oversized),
+        )
         return {
-            f"{role}:{relative}": hashlib.sha256(self.path(relative).read_bytes()).hexdigest()
-            for role, files in (("code", self.code), ("tests", self.tests), ("docs", self.docs))
+            f"{role}:{relative}": _file_sha256(self.path(relative))
+            for role, files in roles
             for relative in files
         }
 
@@ -63,6 +74,15 @@ class SourceTree:
         for key, file_hash in self.file_hashes().items():
             digest.update(f"{key}\0{file_hash}\0".encode())
         return digest.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in blocks so that a large one is not held in memory."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(HASH_BLOCK_BYTES), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def relative_posix(root: Path, name: str) -> str:
@@ -84,20 +104,19 @@ def discover(root: Path, config: ReviewConfig | None = None) -> SourceTree:
 
     Hidden folders, virtual environments, build output and mlgate's own state are skipped, as
     are files matching ``config.exclude`` and symbolic links that lead out of ``root``. A tree
-    larger than :data:`MAX_FILES` files or holding a file over :data:`MAX_FILE_BYTES` is refused:
-    review reads every file whole, and such a tree is almost always a mis-set path. A source
-    path that does not exist is refused by name; missing test or docs paths are what the
-    checks report on.
+    larger than :data:`MAX_FILES` files is refused: review reads every file whole, and such a
+    tree is almost always a mis-set path. A file over :data:`MAX_FILE_BYTES` is listed in
+    ``oversized`` instead of its role, for the checks to report. A source path that does not
+    exist is refused by name, and so is a missing test path unless ``config.tests`` is the
+    default ``["tests"]`` (the code review then reports that the project has no tests); missing
+    docs paths are what the documentation check reports on.
     """
     config = config or ReviewConfig()
     root = Path(root).resolve()
-    absent = [entry for entry in config.source if not (root / entry).exists()]
-    if absent:
-        raise ValidationError(
-            f"review.source names {', '.join(absent)}, which the workspace does not have; "
-            "expected files or folders of the project's code",
-            hint="fix review.source in mlgate.yaml (paths are relative to the workspace)",
-        )
+    _require_present(root, "source", config.source, "the project's code")
+    # The default test path is a guess that may be missing; any other was chosen on purpose.
+    if config.tests != ReviewConfig().tests:
+        _require_present(root, "tests", config.tests, "the project's tests")
 
     tests = _collect(root, config.tests, {".py"}, config.exclude)
     sources = _collect(root, config.source, {".py"}, config.exclude)
@@ -105,14 +124,29 @@ def discover(root: Path, config: ReviewConfig | None = None) -> SourceTree:
     tests = sorted(set(tests) | {p for p in sources if _is_test_file(p)})
     docs = _collect(root, config.docs, DOC_SUFFIXES, config.exclude)
 
-    _require_reasonable(root, [*code, *tests, *docs])
+    _require_reasonable([*code, *tests, *docs])
+    oversized = _oversized(root, [*code, *tests, *docs])
+    code, tests, docs = ([p for p in files if p not in oversized] for files in (code, tests, docs))
     logger.info(
-        "review reads %d code, %d test and %d documentation files",
+        "review reads %d code, %d test and %d documentation files; %d over %d bytes left out",
         len(code),
         len(tests),
         len(docs),
+        len(oversized),
+        MAX_FILE_BYTES,
     )
-    return SourceTree(root, tuple(code), tuple(tests), tuple(docs))
+    return SourceTree(root, tuple(code), tuple(tests), tuple(docs), tuple(sorted(oversized)))
+
+
+def _require_present(root: Path, key: str, entries: list[str], holding: str) -> None:
+    """Refuse configured paths that the workspace does not have, naming them and the key."""
+    absent = [entry for entry in entries if not (root / entry).exists()]
+    if absent:
+        raise ValidationError(
+            f"review.{key} names {', '.join(absent)}, which the workspace does not have; "
+            f"expected files or folders of {holding}",
+            hint=f"fix review.{key} in mlgate.yaml (paths are relative to the workspace)",
+        )
 
 
 def _collect(
@@ -158,18 +192,27 @@ def _is_test_file(relative: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
 
 
-def _require_reasonable(root: Path, files: list[str]) -> None:
+def _require_reasonable(files: list[str]) -> None:
     if len(files) > MAX_FILES:
         raise ValidationError(
             f"the review paths hold {len(files)} files; expected at most {MAX_FILES}",
             hint="narrow review.source, review.tests and review.docs in mlgate.yaml, or add "
             "review.exclude patterns",
         )
+
+
+def _oversized(root: Path, files: list[str]) -> set[str]:
+    """The files over :data:`MAX_FILE_BYTES`, each logged with its size."""
+    found = set()
     for relative in files:
         size = (root / relative).stat().st_size
         if size > MAX_FILE_BYTES:
-            raise ValidationError(
-                f"{relative} is {size} bytes; review reads files of at most "
-                f"{MAX_FILE_BYTES} bytes",
-                hint="add it to review.exclude in mlgate.yaml if it is generated",
+            logger.warning(
+                "review leaves out %s: %d bytes, over %d; add it to review.exclude if it is "
+                "generated",
+                relative,
+                size,
+                MAX_FILE_BYTES,
             )
+            found.add(relative)
+    return found
