@@ -15,6 +15,7 @@ from mlgate.documents import (
     ComputeAllocation,
     DataAccessGrant,
     example,
+    named_role,
     parse_document,
     parse_document_text,
     template,
@@ -373,11 +374,93 @@ def test_unmet_reason_for_valid_documents_that_say_no() -> None:
     contacts = example("emergency_contacts", TODAY) | {"confirmed": False}
     feasibility = example("feasibility", TODAY) | {"feasible": False}
 
-    assert unmet_reason(validate_document(acceptance)[1]) == (
-        "Anna Schmidt rejected model version 1"
-    )
+    reason = unmet_reason(validate_document(acceptance)[1]) or ""
+    prefix = "Anna Schmidt rejected model version 1: "
+    assert reason.startswith(prefix + "Scored 200 past applications side by side")
+    assert reason.endswith("its refusals are ex...")  # long comments are cut to 120 characters
+    assert len(reason) == len(prefix) + 120
     assert "not confirmed" in (unmet_reason(validate_document(contacts)[1]) or "")
     assert "not feasible" in (unmet_reason(validate_document(feasibility)[1]) or "")
+
+
+@pytest.mark.parametrize("comments", ["", "   ", "No.", "too risky"])
+def test_a_rejection_without_a_reason_is_refused(comments: str) -> None:
+    data = example("user_acceptance", TODAY) | {"decision": "reject", "comments": comments}
+
+    with pytest.raises(ValidationError, match=r"comments: a rejection must say why: comments has"):
+        validate_document(data)
+
+
+def test_a_rejection_that_leaves_out_the_comments_is_refused_at_its_decision_line() -> None:
+    text = (
+        "kind: user_acceptance\n"
+        "model_version: 1\n"
+        "signed_by: Anna Schmidt\n"
+        "role: business owner\n"
+        "decision: reject\n"
+        "date: 2026-03-02\n"
+    )
+
+    with pytest.raises(ValidationError) as caught:
+        parse_document_text(text, "ua.yaml")
+
+    assert caught.value.message.splitlines()[1:] == [
+        "  ua.yaml line 5, decision: a rejection must say why, but the comments field is "
+        "missing; add comments: with at least 10 characters saying what must change before "
+        "the model is accepted"
+    ]
+
+
+def test_missing_comments_are_listed_with_the_other_problems_of_a_rejection() -> None:
+    data = example("user_acceptance", TODAY) | {"decision": "reject", "model_version": "two"}
+    del data["comments"]
+
+    with pytest.raises(ValidationError) as caught:
+        validate_document(data)
+
+    problems = caught.value.message.splitlines()[1:]
+    assert [p.split(":")[0].strip() for p in problems] == [
+        "<document>, decision",
+        "<document>, model_version",
+    ]
+    assert "the comments field is missing" in problems[0]
+
+
+def test_a_rejection_with_a_reason_is_valid_and_quotes_it() -> None:
+    data = example("user_acceptance", TODAY) | {
+        "decision": "reject",
+        "comments": "  AUC too low  ",
+    }
+
+    document = validate_document(data)[1]
+
+    assert unmet_reason(document) == "Anna Schmidt rejected model version 1: AUC too low"
+
+
+def test_an_acceptance_may_leave_the_comments_empty() -> None:
+    data = example("user_acceptance", TODAY) | {"comments": ""}
+    del data["kind"]
+    without = {k: v for k, v in data.items() if k != "comments"}
+
+    for body in (data, without):
+        document = validate_document({"kind": "user_acceptance", **body})[1]
+        assert (unmet_reason(document), document.model_dump()["comments"]) == (None, "")
+
+
+@pytest.mark.parametrize(
+    ("text", "role"),
+    [
+        ("business_owner", "business_owner"),
+        ("Business Owner", "business_owner"),
+        ("business-owner, retail lending", "business_owner"),
+        ("business owner (retail lending)", "business_owner"),
+        ("  Risk  officer; credit ", "risk_officer"),
+        ("validator", "validator"),
+        ("head of retail lending", "head_of_retail_lending"),
+    ],
+)
+def test_named_role_reads_the_role_before_a_qualifier(text: str, role: str) -> None:
+    assert named_role(text) == role
 
 
 def test_feasible_without_data_is_refused() -> None:

@@ -9,14 +9,15 @@ import pytest
 from sqlalchemy import select
 
 from mlgate.config import DataConfig, WorkspaceConfig
-from mlgate.errors import PolicyViolation
+from mlgate.errors import PolicyViolation, ValidationError
 from mlgate.lifecycle.access import live_grant
 from mlgate.lifecycle.data import register_dataset
 from mlgate.lifecycle.evidence import submit_document
 from mlgate.lifecycle.notices import notices
 from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
-from mlgate.registry.models import AuditEvent, DatasetVersion
+from mlgate.lifecycle.timezones import earliest_today
+from mlgate.registry.models import AuditEvent, DatasetVersion, Evidence
 from tests.fixtures import fill, synthetic_frame
 
 
@@ -42,7 +43,11 @@ def _gov(root: Path, user: str) -> Governance:
 
 
 def _grant(
-    root: Path, grantee: str, expires: date | None = None, granted_by: str = "rita"
+    root: Path,
+    grantee: str,
+    expires: date | None = None,
+    granted_by: str = "rita",
+    granted_on: date | None = None,
 ) -> Path:
     today = date.today()
     return fill(
@@ -50,7 +55,7 @@ def _grant(
         root,
         grantee=grantee,
         granted_by=granted_by,
-        granted_on=today - timedelta(days=1),
+        granted_on=granted_on or today - timedelta(days=1),
         expires=expires or today + timedelta(days=90),
     )
 
@@ -113,6 +118,60 @@ def test_expired_grant_no_longer_counts(medium: Path) -> None:
     assert live_grant(snap, "alice") is None
 
 
+def _evidence(root: Path) -> int:
+    with _gov(root, "alice").transaction() as session:
+        return len(session.execute(select(Evidence)).scalars().all())
+
+
+def test_a_grant_that_has_expired_everywhere_is_refused_at_submission(medium: Path) -> None:
+    earliest = earliest_today()
+    expired = earliest - timedelta(days=1)
+    path = _grant(medium, "alice", expired, granted_on=expired - timedelta(days=30))
+
+    with pytest.raises(
+        ValidationError,
+        match=rf"data access grant has already run out: expires is {expired}, and today is "
+        rf"{datetime.now(UTC).date()} in UTC \({earliest} in the time zone furthest behind\); "
+        rf"expected expires {earliest} or later",
+    ):
+        submit_document(_gov(medium, "rita"), path)
+
+    assert _evidence(medium) == 0
+
+
+def test_a_grant_whose_last_day_is_still_today_somewhere_is_stored(medium: Path) -> None:
+    earliest = earliest_today()
+    path = _grant(medium, "alice", earliest, granted_on=earliest - timedelta(days=30))
+    evidence = submit_document(_gov(medium, "rita"), path)
+
+    assert (evidence.status, evidence.payload["document"]["expires"]) == (
+        "pass",
+        earliest.isoformat(),
+    )
+
+
+def test_an_allocation_reclaimed_everywhere_is_refused_at_submission(medium: Path) -> None:
+    earliest = earliest_today()
+    path = fill(
+        "compute_allocation",
+        medium,
+        allocated_on=earliest - timedelta(days=60),
+        reclaim_date=earliest,
+    )
+
+    with pytest.raises(
+        ValidationError,
+        match=rf"compute allocation has already run out: reclaim_date is {earliest}, .* "
+        rf"expected reclaim_date {earliest + timedelta(days=1)} or later",
+    ):
+        submit_document(_gov(medium, "alice"), path)
+    assert _evidence(medium) == 0
+
+    fill("compute_allocation", medium, reclaim_date=earliest + timedelta(days=1))
+    evidence = submit_document(_gov(medium, "alice"), path)
+    assert evidence.name == "compute_allocation"
+
+
 def test_low_tier_policy_does_not_ask_for_grants(workspace: Path) -> None:
     gov = _gov(workspace, "alice")
     dataset = register_dataset(gov, workspace / "train.csv", "holdout")
@@ -127,14 +186,16 @@ def test_notices_flag_overdue_reclaim_and_expiring_grant_and_waiver(medium: Path
         "compute_allocation",
         medium,
         allocated_on=today - timedelta(days=60),
-        reclaim_date=today - timedelta(days=2),
+        reclaim_date=today + timedelta(days=1),
     )
     submit_document(_gov(medium, "alice"), medium / "docs" / "compute_allocation.yaml")
     rita.waive(
         "business_case", "Business case follows after the pilot review.", today + timedelta(days=7)
     )
+    snapshot = rita.snapshot_now()
+    snapshot.now = datetime.now(UTC) + timedelta(days=3)  # the allocation's reclaim has passed
 
-    found = notices(rita.snapshot_now())
+    found = notices(snapshot)
 
     messages = sorted(n.message for n in found)
     assert [n.severity for n in found if "reclaim" in n.message] == ["fail"]

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from mlgate.config import DataConfig, TrainingConfig, WorkspaceConfig
 from mlgate.errors import PolicyViolation, ValidationError
@@ -15,7 +15,7 @@ from mlgate.lifecycle.evidence import submit_document
 from mlgate.lifecycle.models import train_model
 from mlgate.lifecycle.project import init_project
 from mlgate.lifecycle.service import Governance
-from mlgate.lifecycle.timezones import latest_today
+from mlgate.lifecycle.timezones import earliest_today, latest_today
 from mlgate.registry.models import AuditEvent, ModelVersion, ReviewFinding
 from tests.fixtures import fill, synthetic_frame
 
@@ -119,6 +119,18 @@ def test_process_fails_when_the_audit_trail_was_tampered_with(project: Path) -> 
     assert "the audit trail does not verify" in detail
 
 
+def test_process_fails_when_a_finding_was_softened_in_the_database(project: Path) -> None:
+    _initiation_done(project)
+    _finding(project, "high")
+    assert _state(project, "process")[0] == "satisfied"
+    with _gov(project).store.engine.begin() as connection:
+        connection.execute(text("UPDATE review_findings SET severity = 'low'"))
+
+    state, detail = _state(project, "process")
+    assert state == "failed"
+    assert "row 1 of table review_findings was changed outside mlgate" in detail
+
+
 def test_process_flags_a_reclaimed_allocation_without_blocking(project: Path) -> None:
     _initiation_done(project)
     reclaim = fill("compute_allocation", project)
@@ -145,7 +157,9 @@ def test_process_fails_once_a_waiver_it_relied_on_expires(project: Path) -> None
     assert "expired" in detail
 
 
-def _finding(root: Path, severity: str, status: str = "open", due_days: int = 30) -> None:
+def _finding(
+    root: Path, severity: str, status: str = "open", due_days: int = 30, title: str = ""
+) -> None:
     gov = _gov(root, "vera")
     with gov.transaction() as session:
         project = gov.project(session)
@@ -155,7 +169,7 @@ def _finding(root: Path, severity: str, status: str = "open", due_days: int = 30
                 project_id=project.id,
                 model_version_id=model.id,
                 severity=severity,
-                title=f"a {severity} finding",
+                title=title or f"a {severity} finding",
                 description="the threshold is hard-coded",
                 owner="alice",
                 due_date=date.today() + timedelta(days=due_days),
@@ -173,13 +187,44 @@ def test_an_open_high_finding_blocks_and_a_low_one_does_not(project: Path) -> No
     _finding(project, "low", due_days=-1)
     state, detail = _state(project, "findings")
     assert state == "satisfied"
-    assert "1 open finding(s) past their due date" in detail
+    yesterday = date.today() - timedelta(days=1)
+    assert detail.endswith(
+        f"; 1 open finding(s) past their due date: #1 low: a low finding "
+        f"(due {yesterday}, owner alice)"
+    )
 
     _finding(project, "critical")
     state, detail = _state(project, "findings")
     assert state == "failed"
     assert "1 open finding(s) of severity high or worse" in detail
     assert "critical: a critical finding (owner alice)" in detail
+
+
+def test_overdue_findings_are_named_most_overdue_first_up_to_ten(project: Path) -> None:
+    for days in range(12):
+        _finding(project, "medium", due_days=-1 - days)
+    _finding(project, "low", due_days=5)
+
+    state, detail = _state(project, "findings")
+
+    assert state == "satisfied"
+    assert "; 12 open finding(s) past their due date: #12 medium: a medium finding (due " in detail
+    assert detail.endswith("; and 2 more (mlgate finding list --status open)")
+    assert "#1 medium" not in detail  # the two least overdue are counted, not named
+    assert "#2 medium" not in detail
+    assert "#3 medium: a medium finding" in detail
+    assert "#13" not in detail  # not overdue
+
+
+def test_an_overdue_finding_is_quoted_by_the_start_of_its_title(project: Path) -> None:
+    title = "The approval rate of group b is twelve points lower at equal score"
+    _finding(project, "low", due_days=-3, title=title)
+
+    detail = _state(project, "findings")[1]
+
+    quoted = "The approval rate of group b is twelve points lower at eq..."
+    assert len(quoted) == 60
+    assert f"#1 low: {quoted} (due {date.today() - timedelta(days=3)}, owner alice)" in detail
 
 
 def test_a_closed_high_finding_no_longer_blocks(project: Path) -> None:
@@ -225,6 +270,48 @@ def test_acceptance_of_an_older_version_does_not_count(project: Path) -> None:
     state, detail = _state(project, "user_acceptance")
     assert state == "missing"
     assert "is for model version 1; the current is 2" in detail
+
+
+def test_an_acceptance_of_a_superseded_version_says_it_does_not_count(project: Path) -> None:
+    gov = _gov(project)
+    gov.config.training.params = {"C": 0.5}
+    train_model(gov)
+
+    late = fill("user_acceptance", project, model_version=1, signed_by="carol")
+    old = submit_document(_gov(project, "carol"), late)
+    current = fill("user_acceptance", project, model_version=2, signed_by="dan")
+    new = submit_document(_gov(project, "dan"), current)
+
+    assert (old.status, old.summary) == (
+        "pass",
+        "accepted by carol for version 1; recorded for the trail only: it does not count toward "
+        "the gate, since the current model version is 2 (submit an acceptance naming "
+        "model_version: 2)",
+    )
+    assert (new.status, new.summary) == ("pass", "accepted by dan for version 2")
+    assert (
+        "1 of 2 business_owner signature(s) for model version 2 (so far: dan)"
+        in _state(project, "user_acceptance")[1]
+    )
+
+
+def test_the_trail_says_who_accepted_or_rejected_which_version(project: Path) -> None:
+    _accept(project, "carol")
+    _accept(project, "dan", decision="reject")
+    submit_document(_gov(project), fill("business_case", project))
+
+    gov = _gov(project)
+    with gov.transaction() as session:
+        stmt = select(AuditEvent).where(AuditEvent.action == "document.submitted")
+        events = [
+            (e.actor, e.subject, e.payload.get("model_version"), e.payload.get("decision"))
+            for e in session.execute(stmt.order_by(AuditEvent.seq)).scalars()
+        ]
+    assert events == [
+        ("carol", "document:user_acceptance", 1, "accept"),
+        ("dan", "document:user_acceptance", 1, "reject"),
+        ("alice", "document:business_case", None, None),
+    ]
 
 
 def test_acceptance_by_someone_without_the_role_is_refused(project: Path) -> None:
@@ -298,3 +385,93 @@ def test_a_requirement_that_lapses_after_its_stage_was_passed_is_a_notice(projec
         "business_case document submitted; the waiver by rita expired on "
         f"{date.today() + timedelta(days=5)}"
     ]
+
+
+def test_a_business_owner_may_not_sign_an_acceptance_as_validator(project: Path) -> None:
+    path = fill("user_acceptance", project, model_version=1, signed_by="carol", role="validator")
+
+    with pytest.raises(
+        PolicyViolation,
+        match="names the role 'validator', but a user acceptance is signed as business_owner; "
+        "carol holds business_owner",
+    ):
+        submit_document(_gov(project, "carol"), path)
+
+    gov = _gov(project)
+    assert _last_event(gov) == ("document.submit.refused", "document:user_acceptance")
+    assert gov.snapshot_now().latest_evidence("user_acceptance") is None
+
+
+def test_an_acceptance_naming_another_role_of_the_signer_is_refused(project: Path) -> None:
+    _gov(project).add_member("carol", "validator")
+    path = fill("user_acceptance", project, model_version=1, signed_by="carol", role="Validator")
+
+    with pytest.raises(PolicyViolation, match="carol holds business_owner, validator"):
+        submit_document(_gov(project, "carol"), path)
+
+
+def test_an_acceptance_names_the_role_as_people_write_it(project: Path) -> None:
+    path = fill(
+        "user_acceptance", project, model_version=1, signed_by="carol", role="Business-owner"
+    )
+
+    evidence = submit_document(_gov(project, "carol"), path)
+
+    assert (evidence.status, evidence.payload["document"]["role"]) == ("pass", "Business-owner")
+
+
+def test_an_acceptance_dated_before_the_model_version_existed_is_refused(project: Path) -> None:
+    path = fill("user_acceptance", project, model_version=1, signed_by="carol", date="2019-12-05")
+
+    with pytest.raises(
+        ValidationError,
+        match="dated 2019-12-05, before model version 1 was registered",
+    ):
+        submit_document(_gov(project, "carol"), path)
+
+    assert _gov(project).snapshot_now().latest_evidence("user_acceptance") is None
+
+
+def test_an_acceptance_dated_the_registration_day_in_the_zone_furthest_behind_is_stored(
+    project: Path,
+) -> None:
+    gov = _gov(project)
+    with gov.transaction() as session:
+        registered = session.execute(select(ModelVersion)).scalar_one().created_at
+    earliest = earliest_today(registered.replace(tzinfo=registered.tzinfo or UTC))
+    too_early = earliest - timedelta(days=1)
+
+    early = fill("user_acceptance", project, model_version=1, signed_by="carol", date=too_early)
+    with pytest.raises(ValidationError, match=f"dated {too_early}, before model version 1"):
+        submit_document(_gov(project, "carol"), early)
+    on_time = fill("user_acceptance", project, model_version=1, signed_by="carol", date=earliest)
+    evidence = submit_document(_gov(project, "carol"), on_time)
+
+    assert evidence.payload["document"]["date"] == earliest.isoformat()
+
+
+def test_a_rejection_is_shown_at_the_gate_with_its_reason(project: Path) -> None:
+    comments = "Refusals are not explainable to applicants yet."
+    path = fill(
+        "user_acceptance",
+        project,
+        model_version=1,
+        decision="reject",
+        signed_by="dan",
+        comments=comments,
+    )
+    submit_document(_gov(project, "dan"), path)
+
+    state, detail = _state(project, "user_acceptance")
+
+    assert (state, detail) == (
+        "rejected",
+        f"rejected by dan: dan rejected model version 1: {comments}",
+    )
+
+
+def _last_event(gov: Governance) -> tuple[str, str]:
+    with gov.transaction() as session:
+        stmt = select(AuditEvent).order_by(AuditEvent.seq.desc())
+        event = session.execute(stmt).scalars().first()
+        return event.action, event.subject

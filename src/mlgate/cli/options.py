@@ -60,6 +60,9 @@ DaysOption = Annotated[int | None, typer.Option(help="Or: expire after this many
 MemberName = Annotated[str, typer.Argument(help="The person's user name.")]
 RoleOption = Annotated[str, typer.Option(help="A role the policy knows.")]
 AuditLimitOption = Annotated[int, typer.Option(help="How many recent events.")]
+AuditFullOption = Annotated[
+    bool, typer.Option("--full", help="Show every detail whole: full hashes, long values.")
+]
 
 # -- deployments and documents to download ------------------------------------------------
 
@@ -99,7 +102,9 @@ SeverityOption = Annotated[str, typer.Option(help="low, medium, high or critical
 TitleOption = Annotated[str, typer.Option(help="One line naming the problem.")]
 DescriptionOption = Annotated[str, typer.Option(help="What is wrong and the evidence for it.")]
 OwnerOption = Annotated[str, typer.Option(help="Who is to fix it.")]
-DueOption = Annotated[str, typer.Option(help="Due date, YYYY-MM-DD (today or later).")]
+DueOption = Annotated[
+    str, typer.Option(help="Due date, YYYY-MM-DD (today or later somewhere on Earth).")
+]
 RemediationOption = Annotated[str, typer.Option(help="The agreed fix, if known.")]
 FindingVersionOption = Annotated[
     int | None, typer.Option(help="Model version it concerns (default: the newest).")

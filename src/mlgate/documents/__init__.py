@@ -23,6 +23,7 @@ from mlgate.documents.schemas import (
     RiskAssessment,
     UserAcceptance,
     document_type,
+    named_role,
     unmet_reason,
     valid_until,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "UserAcceptance",
     "document_type",
     "example",
+    "named_role",
     "parse_document",
     "parse_document_text",
     "template",

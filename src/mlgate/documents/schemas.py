@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Mapping
 from datetime import date
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -27,16 +28,26 @@ from pydantic import (
     ConfigDict,
     Field,
     FiniteFloat,
+    ModelWrapValidatorHandler,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from mlgate.errors import NotFoundError
 
 PLACEHOLDER = re.compile(r"^\s*<[^<>]*>\s*$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _LEVELS = ("low", "medium", "high")
+# The shortest reason a rejecting user acceptance may give, as for other refusals' reasons.
+MIN_REJECTION_COMMENT = 10
+# How much of a rejection's comments the verdict quotes; the whole text stays in the document.
+MAX_REASON_QUOTED = 120
+_QUALIFIER = re.compile(r"[,(;]")
+_SEPARATORS = re.compile(r"[\s_-]+")
 
 
 def _filled(value: Any) -> Any:
@@ -350,7 +361,14 @@ class DataAccessGrant(Document):
 
 
 class UserAcceptance(Document):
-    """The business's decision to accept or reject one model version, signed and dated."""
+    """The business's decision to accept or reject one model version, signed and dated.
+
+    A rejection must say why in ``comments`` (at least :data:`MIN_REJECTION_COMMENT`
+    characters): the model's authors need to know what to change, and a bare "no" cannot be
+    acted on. An acceptance may leave the comments empty, as business owners often accept
+    without remarks. ``role`` names the signer's role in the project, optionally followed by a
+    qualifier after a comma ("business owner, retail lending"); see :func:`named_role`.
+    """
 
     KIND: ClassVar[str] = "user_acceptance"
 
@@ -360,6 +378,55 @@ class UserAcceptance(Document):
     role: Text
     comments: Annotated[str, BeforeValidator(_filled)] = ""
     date: Day
+
+    @field_validator("comments")
+    @classmethod
+    def _rejection_says_why(cls, comments: str, info: ValidationInfo) -> str:
+        text = comments.strip()
+        if info.data.get("decision") == "reject" and len(text) < MIN_REJECTION_COMMENT:
+            raise ValueError(
+                f"a rejection must say why: comments has {len(text)} character(s); expected at "
+                f"least {MIN_REJECTION_COMMENT} saying what must change before the model is "
+                "accepted"
+            )
+        return text
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _rejection_has_comments(
+        cls, data: Any, handler: ModelWrapValidatorHandler[UserAcceptance]
+    ) -> UserAcceptance:
+        """Refuse a rejection without a ``comments`` field, pointing at its ``decision``.
+
+        The field validator above checks comments that were written; absent ones have no line
+        of their own, so the problem is reported on ``decision: reject``, the line that calls
+        for them, rather than on the top of the file. It is listed with the document's other
+        problems, so that the whole file can still be fixed in one pass.
+        """
+        absent = (
+            isinstance(data, Mapping)
+            and data.get("decision") == "reject"
+            and "comments" not in data
+        )
+        if not absent:
+            return handler(data)
+        missing = InitErrorDetails(
+            type=PydanticCustomError(
+                "value_error",
+                "a rejection must say why, but the comments field is missing; add comments: "
+                "with at least {least} characters saying what must change before the model "
+                "is accepted",
+                {"least": MIN_REJECTION_COMMENT},
+            ),
+            loc=("decision",),
+            input="reject",
+        )
+        found: list[Any] = []
+        try:
+            handler(data)
+        except ValidationError as exc:
+            found = list(exc.errors())
+        raise ValidationError.from_exception_data(cls.__name__, [*found, missing])
 
 
 # --- emergency_contacts --------------------------------------------------------------------
@@ -436,6 +503,18 @@ def document_type(kind: str) -> type[Document]:
     return DOCUMENT_TYPES[kind]
 
 
+def named_role(text: str) -> str:
+    """Return the project role that a document's free-text ``role`` names, as a role id.
+
+    People write roles the way they say them: "Business owner", "business-owner" or "business
+    owner, retail lending". The role is the text before the first comma, semicolon or
+    parenthesis (what follows qualifies it), in lower case with spaces and hyphens written as
+    underscores, so it can be compared with the role ids of the policy (``business_owner``).
+    """
+    head = _QUALIFIER.split(str(text), maxsplit=1)[0]
+    return _SEPARATORS.sub("_", head.strip().casefold()).strip("_")
+
+
 def valid_until(document: Document) -> date | None:
     """Return the last day a document counts as evidence, or ``None`` if it does not expire.
 
@@ -453,13 +532,17 @@ def unmet_reason(document: Document) -> str | None:
     """Return why a valid document still does not satisfy its requirement, or ``None``.
 
     A document can be well formed and still say no: a feasibility study that concludes the
-    model is not feasible, a user acceptance that rejects the model, emergency contacts that
-    were not confirmed. The service layer records such a document as failing evidence.
+    model is not feasible, a user acceptance that rejects the model (quoting why), emergency
+    contacts that were not confirmed. The service layer records such a document as failing
+    evidence.
     """
     if isinstance(document, Feasibility) and not document.feasible:
         return "the feasibility study concludes that the model is not feasible (feasible: false)"
     if isinstance(document, UserAcceptance) and document.decision == "reject":
-        return f"{document.signed_by} rejected model version {document.model_version}"
+        why = " ".join(document.comments.split())
+        if len(why) > MAX_REASON_QUOTED:
+            why = why[: MAX_REASON_QUOTED - 3].rstrip() + "..."
+        return f"{document.signed_by} rejected model version {document.model_version}: {why}"
     if isinstance(document, EmergencyContacts) and not document.confirmed:
         return "the emergency contacts have not confirmed (confirmed: false)"
     return None

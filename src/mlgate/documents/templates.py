@@ -143,7 +143,8 @@ platform: <cluster or cloud>
 # Who is responsible for the resource and for giving it back.
 owner: <name of the owner>
 
-# The day the resource was allocated, and the day it will be reclaimed (after allocated_on).
+# The day the resource was allocated, and the day it will be reclaimed (after allocated_on,
+# and after today: an allocation already reclaimed is refused).
 allocated_on: <YYYY-MM-DD>
 reclaim_date: <YYYY-MM-DD>
 """,
@@ -167,7 +168,8 @@ environment: <name of the isolated environment>
 # themselves: granted_by is their mlgate user name.
 granted_by: <your mlgate user name>
 
-# The day access was granted, and the last day it is valid (after granted_on).
+# The day access was granted, and the last day it is valid (after granted_on, and not before
+# today: a grant that has already expired is refused).
 granted_on: <YYYY-MM-DD>
 expires: <YYYY-MM-DD>
 """,
@@ -181,15 +183,18 @@ model_version: <version number>
 # The decision. (accept or reject)
 decision: <accept or reject>
 
-# Who signs, and in which role (for instance the business owner). Whoever submits the file
-# signs it: signed_by is their mlgate user name.
+# Who signs, and in which role. Whoever submits the file signs it: signed_by is their mlgate
+# user name. The role is the one the policy asks to accept models (business owner in the
+# default policy), which the signer must hold in the project; a qualifier may follow a comma,
+# as in "business owner, retail lending".
 signed_by: <your mlgate user name>
-role: <role of the person signing>
+role: <your role, e.g. business owner>
 
-# What was tried, what worked, what must change. Write "" if there is nothing to add.
+# What was tried, what worked, what must change. A rejection must say why, in at least 10
+# characters; an acceptance may write "" if there is nothing to add.
 comments: <what was tested and any conditions>
 
-# The day of the decision.
+# The day of the decision: not before the model version was registered, nor after today.
 date: <YYYY-MM-DD>
 """,
     "emergency_contacts": """\

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from sklearn.base import clone
 from mlgate.checks import REGISTRY, CheckInput, CheckResult, Finding, get_check
 from mlgate.checks.contract import make_check
 from mlgate.contracts import Contract
-from mlgate.documents import parse_document, unmet_reason, valid_until
+from mlgate.documents import named_role, parse_document, unmet_reason, valid_until
 from mlgate.errors import ConflictError, NotFoundError, PolicyViolation, ValidationError
 from mlgate.lifecycle.access import GRANT, check_grant_submission, require_grant
 from mlgate.lifecycle.data import (
@@ -37,7 +37,7 @@ from mlgate.lifecycle.models import (
 )
 from mlgate.lifecycle.service import Governance
 from mlgate.lifecycle.thresholds import effective_thresholds
-from mlgate.lifecycle.timezones import latest_today
+from mlgate.lifecycle.timezones import earliest_today, latest_today
 from mlgate.policy.model import Requirement
 from mlgate.registry.models import Evidence
 
@@ -51,13 +51,17 @@ def submit_document(gov: Governance, path: Path) -> Evidence:
     content = document.model_dump(mode="json")
     status, summary = _document_verdict(document, kind, content)
     until = valid_until(document)
+    _check_not_run_out(kind, until)
 
     model_version_id = None
     if kind == GRANT:
         check_grant_submission(gov, content)
     if kind == "user_acceptance":
         model_version_id = _check_acceptance(gov, content)
+        summary += _superseded_note(gov, int(content["model_version"]))
     _check_signer(gov, kind, req)
+    if kind == "user_acceptance":
+        _check_acceptance_role(gov, content, _signing_role(kind, req))
     artifact = gov.artifacts.put_bytes(path.read_bytes())
 
     with gov.transaction(lock=True) as session:
@@ -83,10 +87,49 @@ def submit_document(gov: Governance, path: Path) -> Evidence:
             session,
             "document.submitted",
             f"document:{kind}",
-            {"evidence": evidence.id, "requirement": req.id, "sha256": artifact, "status": status},
+            {
+                "evidence": evidence.id,
+                "requirement": req.id,
+                "sha256": artifact,
+                "status": status,
+                **_decision_of(kind, content),
+            },
         )
     logger.info("stored %s document as evidence %d for %s", kind, evidence.id, req.id)
     return evidence
+
+
+def _decision_of(kind: str, content: dict[str, Any]) -> dict[str, Any]:
+    """Return what the audit event of a submission says beyond its status, by document kind.
+
+    For a user acceptance that is the model version and the decision, so the trail alone says
+    who accepted or rejected which version; the other kinds add nothing (their content is in
+    the evidence the event names).
+    """
+    if kind != "user_acceptance":
+        return {}
+    return {"model_version": content["model_version"], "decision": content["decision"]}
+
+
+def _superseded_note(gov: Governance, accepted: int) -> str:
+    """Return the words added to the summary of an acceptance of a superseded model version.
+
+    Recording the business's decision about an older version is legitimate (a late signature,
+    a rejection kept for the record), so it is stored; but the gate counts only acceptances of
+    the current version, and a plain "accepted" would read as if this one did.
+    """
+    current = get_model_version(gov).version
+    if accepted == current:
+        return ""
+    logger.warning(
+        "user acceptance of model version %d stored, but the current version is %d",
+        accepted,
+        current,
+    )
+    return (
+        f"; recorded for the trail only: it does not count toward the gate, since the current "
+        f"model version is {current} (submit an acceptance naming model_version: {current})"
+    )
 
 
 def _end_of_validity(kind: str, until: Any) -> datetime | None:
@@ -99,6 +142,32 @@ def _end_of_validity(kind: str, until: Any) -> datetime | None:
         return None
     moment = clock.min if kind == "compute_allocation" else clock.max
     return datetime.combine(until, moment, tzinfo=UTC)
+
+
+def _check_not_run_out(kind: str, until: date | None) -> None:
+    """Refuse a grant or allocation that has already run out on every calendar on Earth.
+
+    An expired grant gives no access and an allocation past its reclaim date no compute, so
+    neither could satisfy its requirement: such a submission is almost always a mistyped date.
+    A grant is valid through its ``expires`` day, an allocation until its ``reclaim_date``
+    begins. As for other dates people type, any day still current in some time zone counts
+    (see :mod:`mlgate.lifecycle.timezones`).
+    """
+    if until is None:
+        return
+    field = "expires" if kind == GRANT else "reclaim_date"
+    now = datetime.now(UTC)
+    earliest = earliest_today(now)
+    first_valid = earliest if kind == GRANT else earliest + timedelta(days=1)
+    if until >= first_valid:
+        return
+    raise ValidationError(
+        f"the {kind.replace('_', ' ')} has already run out: {field} is {until}, and today is "
+        f"{now.date()} in UTC ({earliest} in the time zone furthest behind); expected "
+        f"{field} {first_valid} or later",
+        hint=f"set {field} to the real end date; an expired {kind.replace('_', ' ')} would not "
+        "satisfy the requirement",
+    )
 
 
 def _requirement_for_document(gov: Governance, kind: str) -> tuple[str, Requirement]:
@@ -130,7 +199,11 @@ def _document_verdict(document: Any, kind: str, content: dict[str, Any]) -> tupl
 
 
 def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
-    """Refuse an acceptance signed in another's name, dated ahead, or by the model's author."""
+    """Refuse an acceptance signed in another's name, misdated, or by the model's author.
+
+    The date must be a day that was current somewhere on Earth between the registration of the
+    model version and now: nobody accepts a model before it exists, or ahead of time.
+    """
     signer = str(content["signed_by"]).strip()
     if signer.casefold() != gov.actor.casefold():
         gov.refuse(
@@ -148,6 +221,16 @@ def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
             "zone); expected the day it was decided"
         )
     version = get_model_version(gov, int(content["model_version"]))
+    registered = version.created_at
+    if registered.tzinfo is None:  # SQLite drops the zone; the registry stores UTC
+        registered = registered.replace(tzinfo=UTC)
+    earliest = earliest_today(registered)
+    if signed_on < earliest:
+        raise ValidationError(
+            f"the acceptance is dated {signed_on}, before model version {version.version} was "
+            f"registered ({registered:%Y-%m-%d %H:%M} UTC, {earliest} in the time zone furthest "
+            f"behind); expected the day it was decided, from {earliest} to {latest}"
+        )
     if gov.actor == version.created_by:
         gov.refuse(
             "document.submit",
@@ -158,9 +241,38 @@ def _check_acceptance(gov: Governance, content: dict[str, Any]) -> int:
     return version.id
 
 
+def _signing_role(kind: str, req: Requirement) -> str | None:
+    """Return the role that signs documents of ``kind``: the requirement's, else its default."""
+    return req.role or ("business_owner" if kind == "user_acceptance" else None)
+
+
+def _check_acceptance_role(gov: Governance, content: dict[str, Any], role: str | None) -> None:
+    """Refuse an acceptance whose ``role`` is not the role the policy asks to sign it.
+
+    :func:`_check_signer` has made sure the actor holds that role; the document must also say
+    so, since the signed text is what a reader of the evidence sees. A validator's or data
+    scientist's role in the document would misstate in what capacity the model was accepted.
+    """
+    if role is None:
+        return
+    written = str(content["role"])
+    if named_role(written) == role:
+        return
+    with gov.transaction() as session:
+        held = ", ".join(sorted(gov.roles_of(session, gov.actor))) or "no role"
+    gov.refuse(
+        "document.submit",
+        "document:user_acceptance",
+        f"the acceptance names the role '{written}', but a user acceptance is signed as "
+        f"{role}; {gov.actor} holds {held}",
+        hint=f"set role: {role.replace('_', ' ')} (a qualifier may follow a comma, as in "
+        f"'{role.replace('_', ' ')}, retail lending')",
+    )
+
+
 def _check_signer(gov: Governance, kind: str, req: Requirement) -> None:
     """Refuse a document the policy wants signed by a role the actor does not hold."""
-    role = req.role or ("business_owner" if kind == "user_acceptance" else None)
+    role = _signing_role(kind, req)
     if role is None:
         return
 

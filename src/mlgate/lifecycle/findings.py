@@ -13,7 +13,11 @@ exist). Before any model is registered a finding is bound to the project, and su
 counts against every model version until it is closed: a problem with the data found during
 development does not vanish because a model is trained afterwards.
 
-**Due dates** are today or later when a finding is recorded or its date is moved.
+**Due dates** are today or later when a finding is recorded or its date is moved, where
+"today" is any date current somewhere on Earth (UTC-12 to UTC+14, see
+:mod:`mlgate.lifecycle.timezones`): people type the date in their own time zone, so in the
+hours when UTC has already moved on, yesterday's UTC date is still today in the time zones
+behind UTC and is accepted.
 
 **Updates.** The finding's owner may update its remediation plan (they are the one fixing it);
 the finding roles may also reassign it and move its due date. A closed finding is not updated:
@@ -129,7 +133,8 @@ def add_finding(
 ) -> ReviewFinding:
     """Record a finding against model version ``version`` (default: the newest one).
 
-    Needs one of :data:`FINDING_ROLES`; ``due`` must be today or later. Returns the stored row.
+    Needs one of :data:`FINDING_ROLES`; ``due`` must be today or later somewhere on Earth
+    (from the date of the time zone furthest behind UTC). Returns the stored row.
     """
     severity = parse_severity(severity)
     title = _line("title", title, MAX_TITLE)
@@ -354,9 +359,13 @@ def _reason(what: str, value: str) -> str:
 
 
 def _require_not_past(due: date) -> None:
+    """Refuse a due date that has passed everywhere on Earth (see the module's docstring)."""
     earliest = earliest_today()
     if due < earliest:
-        raise ValidationError(f"the due date {due} is in the past; expected {earliest} or later")
+        raise ValidationError(
+            f"the due date {due} is in the past; expected {earliest} or later (today in the "
+            "time zone furthest behind UTC, UTC-12)"
+        )
 
 
 def _bound_version(session: Session, project: Project, version: int | None) -> ModelVersion | None:

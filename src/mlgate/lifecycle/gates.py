@@ -528,11 +528,39 @@ def _process(snapshot: Snapshot, stage_id: str, req: Requirement) -> Requirement
     return _state(req, stage_id, "satisfied", detail)
 
 
+# How many overdue findings the gate names one by one; the count always covers all of them.
+MAX_NAMED_OVERDUE = 10
+# How much of an overdue finding's title the gate quotes.
+MAX_TITLE_QUOTED = 60
+
+
+def _overdue_note(late: Sequence[Any]) -> str:
+    """Return "; N open finding(s) past their due date: #id title (due D, owner O); ...".
+
+    Each overdue finding is named by id, the start of its title, its due date and its owner,
+    so the reviewer knows whom to ask about which finding without another command.
+    """
+    if not late:
+        return ""
+    named = []
+    for finding in sorted(late, key=lambda f: (f.due_date, f.id))[:MAX_NAMED_OVERDUE]:
+        title = " ".join(str(finding.title or finding.description or "").split())
+        if len(title) > MAX_TITLE_QUOTED:
+            title = title[: MAX_TITLE_QUOTED - 3].rstrip() + "..."
+        named.append(
+            f"#{finding.id} {finding.severity}: {title} "
+            f"(due {finding.due_date.isoformat()}, owner {finding.owner})"
+        )
+    more = len(late) - len(named)
+    rest = f"; and {more} more (mlgate finding list --status open)" if more else ""
+    return f"; {len(late)} open finding(s) past their due date: " + "; ".join(named) + rest
+
+
 def _findings(snapshot: Snapshot, stage_id: str, req: Requirement) -> RequirementState:
     """No open finding of the requirement's severity or worse stands against the model.
 
-    Open findings past their due date are named in the detail so the reviewer sees them, but
-    block only when they are serious.
+    Open findings past their due date are named in the detail (id, title, due date, owner) so
+    the reviewer sees them, but block only when they are serious.
     """
     from mlgate.lifecycle.findings import blocking_findings  # it acts through the service
 
@@ -544,8 +572,7 @@ def _findings(snapshot: Snapshot, stage_id: str, req: Requirement) -> Requiremen
     found = blocking_findings(snapshot.findings, model.id, snapshot.now, req.severity)
     concerned = [f for f in snapshot.findings if f.model_version_id in (model.id, None)]
     still_open = sum(f.status == "open" for f in concerned)
-    late = found.overdue
-    notes = f"; {len(late)} open finding(s) past their due date" if late else ""
+    notes = _overdue_note(found.overdue)
     if found.blocked:
         listed = "; ".join(
             f"#{f.id} {f.severity}: {f.title} (owner {f.owner})" for f in found.serious

@@ -113,7 +113,7 @@ class NewFinding(BaseModel):
     title: str = Field(min_length=1, max_length=300, description="one line naming the problem")
     description: str = Field(min_length=1, max_length=MAX_TEXT)
     owner: str = Field(min_length=1, max_length=200, description="who is to fix it")
-    due: date = Field(description="today or later")
+    due: date = Field(description="today or later somewhere on Earth (today at UTC-12)")
     remediation: str = Field(default="", max_length=MAX_TEXT)
     model_version: int | None = Field(default=None, ge=1, le=2**31 - 1)
 
