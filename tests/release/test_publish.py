@@ -231,8 +231,34 @@ def test_unreviewed_version_is_refused_and_audited(
     assert "business_case (missing)" in message
     refused = events(workspace, "model.publish.refused")
     assert [e.subject for e in refused] == ["model:v1"]
-    assert refused[0].payload["reason"] == message
+    assert refused[0].payload == {
+        "reason": message,
+        "model_version": 1,
+        "repository_url": index.url,
+    }
     assert not list(index.folder.glob("mlgate_model_demo_low-*"))
+
+
+def test_publishing_without_the_role_is_refused_on_the_model_version(
+    reviewed: Path, index: Index
+) -> None:
+    gov = Governance.open(reviewed, "bob")
+
+    with pytest.raises(PolicyViolation) as raised:
+        publish_model(gov, None, index.url, index.env())
+
+    message = raised.value.message
+    assert message == (
+        "bob may not publish models: it needs the role admin or ml_engineer, and bob holds no "
+        "role in project Churn Model"
+    )
+    refused = events(reviewed, "model.publish.refused")[-1]
+    assert (refused.actor, refused.subject) == ("bob", "model:v1")
+    assert refused.payload == {
+        "reason": message,
+        "model_version": 1,
+        "repository_url": index.url,
+    }
 
 
 def test_cli_package_writes_the_wheel_and_refuses_an_old_version(
@@ -258,7 +284,10 @@ def test_cli_package_of_an_unreviewed_version_is_refused(workspace: Path, cli: C
     assert "error: model version 1 has not passed the review gate" in result.err
     assert "Traceback" not in result.text
     assert not (workspace / "dist").exists()
-    assert [e.subject for e in events(workspace, "model.package.refused")] == ["model:v1"]
+    refused = events(workspace, "model.package.refused")
+    assert [e.subject for e in refused] == ["model:v1"]
+    assert refused[0].payload["model_version"] == 1
+    assert refused[0].payload["reason"].startswith("model version 1 has not passed the review")
 
 
 def test_publish_needs_a_url_and_credentials_from_the_environment(
@@ -303,3 +332,144 @@ def test_a_timeout_that_is_not_a_positive_number_is_refused(reviewed: Path, inde
     env = {**index.env(), "MLGATE_PUBLISH_TIMEOUT": "soon"}
     with pytest.raises(ValidationError, match="MLGATE_PUBLISH_TIMEOUT must be a number"):
         publish_model(Governance.open(reviewed, "alice"), 1, index.url, env)
+
+
+GOOD_ROWS = "x1,x2,region\n0.5,-1.0,n\n"
+BAD_FILES = [
+    pytest.param(
+        "in.csv",
+        b"\x89PNG\r\n\x1a\n\x00\xff\xfe" + bytes(range(256)),
+        "input file {dir}/in.csv is not UTF-8 text (found the byte 0x89); expected a UTF-8",
+        id="binary",
+    ),
+    pytest.param(
+        "in.csv",
+        b'x1,x2,region\n0.5,-1.0,"n\n0.1,0.2,s\n',
+        "input file {dir}/in.csv is not well-formed CSV: Error tokenizing data. C error: EOF "
+        "inside string",
+        id="unterminated-quote",
+    ),
+    pytest.param(
+        "in.csv", b"", "input file {dir}/in.csv is empty; expected a header row", id="empty"
+    ),
+    pytest.param(
+        "in.csv",
+        b"x1,x2,region\n",
+        "input file {dir}/in.csv has no data rows to score",
+        id="header-only",
+    ),
+    pytest.param(
+        "in.xlsx",
+        GOOD_ROWS.encode(),
+        "input file {dir}/in.xlsx: expected a name ending in .csv, .parquet or .pq; got '.xlsx'",
+        id="xlsx-input",
+    ),
+    pytest.param(
+        "in.parquet",
+        b"PAR1",
+        "input file {dir}/in.parquet is a Parquet file, and Parquet needs pyarrow, which is not "
+        "installed; expected it from pip install 'mlgate-model-churn-model[parquet]'",
+        id="parquet-input-without-pyarrow",
+    ),
+    pytest.param(
+        "in.csv",
+        b"x1,x2,region\ninf,-1.0,n\n",
+        "the model (Pipeline) could not score the 1 row(s) given: Input X contains infinity",
+        id="model-refuses-values",
+    ),
+]
+
+
+def run_script(installed: Installed, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(installed.script), *map(str, args)], capture_output=True, text=True)
+
+
+def assert_one_error_line(result: subprocess.CompletedProcess[str], expected: str) -> None:
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert result.stderr.startswith(f"error: {expected}"), result.stderr
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), BAD_FILES)
+def test_console_script_reports_a_bad_input_file_in_one_line(
+    installed: Installed, tmp_path: Path, name: str, content: bytes, expected: str
+) -> None:
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "out.csv").write_text("earlier output\n")
+
+    result = run_script(installed, tmp_path / name, "--output", tmp_path / "out.csv")
+
+    assert_one_error_line(result, expected.format(dir=tmp_path))
+    assert (tmp_path / "out.csv").read_text() == "earlier output\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([name, "out.csv"])
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        (
+            "missing/out.csv",
+            "output file {dir}/missing/out.csv: its folder {dir}/missing does not exist; "
+            "expected an existing folder",
+        ),
+        (
+            "in.csv/out.csv",
+            "output file {dir}/in.csv/out.csv: its folder {dir}/in.csv is not a folder",
+        ),
+        ("out.xlsx", "output file {dir}/out.xlsx: expected a name ending in .csv, .parquet or"),
+        ("sub", "output file {dir}/sub: expected a name ending in .csv, .parquet or .pq; got '("),
+        ("sub.csv", "output file {dir}/sub.csv is a folder; expected a file name"),
+        (
+            "out.parquet",
+            "output file {dir}/out.parquet is a Parquet file, and Parquet needs pyarrow, which is "
+            "not installed; expected it from pip install 'mlgate-model-churn-model[parquet]' "
+            "(or pip install pyarrow), or a .csv file",
+        ),
+        ("in.csv", "output file {dir}/in.csv is the input file"),
+    ],
+)
+def test_console_script_refuses_an_output_it_cannot_write(
+    installed: Installed, tmp_path: Path, output: str, expected: str
+) -> None:
+    (tmp_path / "in.csv").write_text(GOOD_ROWS)
+    (tmp_path / "sub.csv").mkdir()
+
+    result = run_script(installed, tmp_path / "in.csv", "--output", tmp_path / output)
+
+    assert_one_error_line(result, expected.format(dir=tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "sub.csv"]
+    assert (tmp_path / "in.csv").read_text() == GOOD_ROWS
+
+
+def test_module_api_raises_its_own_exceptions(installed: Installed) -> None:
+    code = (
+        f"import {installed.module} as m\n"
+        "cases = [[{'x1': float('inf'), 'x2': 1.0, 'region': 'n'}], 5, "
+        "{'x1': [1.0, 2.0], 'x2': [1.0]}, [{'x1': 'high', 'x2': 1.0, 'region': 'n'}]]\n"
+        "for case in cases:\n"
+        "    try:\n"
+        "        m.predict(case)\n"
+        "    except (m.ScoringError, m.SignatureError, m.DataFileError) as exc:\n"
+        "        print(type(exc).__name__, '|', exc)\n"
+    )
+
+    result = run_python(installed, code)
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split(" | ")[0] for line in lines] == [
+        "ScoringError",
+        "SignatureError",
+        "SignatureError",
+        "SignatureError",
+    ]
+    assert "Input X contains infinity" in lines[0]
+    assert lines[1].endswith(
+        "expected a pandas DataFrame, a list of records or one record (a dict); got int"
+    )
+    assert (
+        "the input cannot be made into a table: All arrays must be of the same length"
+        in (lines[2])
+    )
+    assert "column x1 must be numeric but has 1 non-numeric value(s)" in lines[3]

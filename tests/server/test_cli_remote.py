@@ -305,7 +305,12 @@ def test_init_members_and_the_audit_trail(remote: Remote, live: Live) -> None:
     ]
     assert bad_role.code == 2
     assert "unknown role 'wizard'" in bad_role.err
-    assert log.out.splitlines()[-1].split()[2:4] == ["ada", "member.added"]
+    assert log.out.splitlines()[-1].split()[2:] == [
+        "ada",
+        "member.added",
+        "member:vera",
+        "role=validator",
+    ]
     assert verified.code == 0
     assert verified.out.startswith("OK ")
 

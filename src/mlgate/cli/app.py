@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -37,6 +37,7 @@ from mlgate.cli.options import (
     AdvanceToOption,
     ApprovalRequirement,
     ApproveCommentOption,
+    AuditFullOption,
     AuditLimitOption,
     CardPdfOption,
     CheckName,
@@ -72,6 +73,7 @@ from mlgate.cli.render import (
     check_table,
     console,
     err_console,
+    print_audit_events,
     print_findings,
     print_notices,
     print_status,
@@ -646,9 +648,19 @@ def _write_from_evidence(
 
 
 @audit_app.command("verify")
-def audit_verify() -> None:
+def audit_verify(
+    known_head: Annotated[
+        str | None,
+        typer.Option(
+            help="SEQ:HASH printed by an earlier verification and kept elsewhere: that event "
+            "must still be in the chain with that hash, so a cut-off tail is caught too."
+        ),
+    ] = None,
+) -> None:
     """Recompute the hash chain; name the first altered, removed or reordered event."""
-    result = _gov().verify_audit()
+    from mlgate.registry.audit import parse_head
+
+    result = _gov().verify_audit(parse_head(known_head) if known_head else None)
     if result.ok:
         console.print(f"[green]OK[/green] {result.message}")
         return
@@ -657,8 +669,8 @@ def audit_verify() -> None:
 
 
 @audit_app.command("log")
-def audit_log(limit: AuditLimitOption = 30) -> None:
-    """Show the most recent audit events."""
+def audit_log(limit: AuditLimitOption = 30, full: AuditFullOption = False) -> None:
+    """Show the most recent audit events, with each event's details and refusal reason."""
     from sqlalchemy import select
 
     from mlgate.registry.models import AuditEvent
@@ -672,8 +684,13 @@ def audit_log(limit: AuditLimitOption = 30) -> None:
             .limit(limit)
         )
         events = list(session.execute(stmt).scalars())
-    for e in reversed(events):
-        console.print(f"{e.seq:>5} {e.created_at[:19]} {e.actor:<10} {e.action:<24} {e.subject}")
+    print_audit_events([_event_fields(e) for e in reversed(events)], full)
+
+
+def _event_fields(event: Any) -> dict[str, Any]:
+    """Return the fields of a stored audit event that the log shows."""
+    names = ("seq", "created_at", "actor", "action", "subject", "payload")
+    return {name: getattr(event, name) for name in names}
 
 
 @policy_app.command("validate")

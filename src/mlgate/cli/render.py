@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -153,3 +154,63 @@ def alert_table(alerts: Sequence[object], title: str, how: dict[int, str] | None
             "open" if a.open else (how or {}).get(a.id, "resolved"),
         )
     return table
+
+
+AUDIT_HASH = re.compile(r"(sha256[:=])?([0-9a-f]{32,})")
+AUDIT_SHORT_HASH = 12  # hex digits of a hash the compact view keeps
+AUDIT_VALUE_CHARS = 60  # longest value the compact view shows whole
+AUDIT_REASON_CHARS = 200  # a refusal's reason is what the reader came for: more of it
+AUDIT_SUBJECT_WIDTH = 32  # the subject column is padded to its widest value up to this
+AUDIT_BARE = re.compile(r"[^\s\"',\[\]{}]+")  # a text shown without quotes
+
+
+def audit_details(payload: dict[str, object] | None, full: bool = False) -> str:
+    """Return an event's payload as ``key=value`` pairs on one line, for ``mlgate audit log``.
+
+    Keys are in alphabetical order, but a refusal's ``reason`` comes last. The compact view
+    (the default) shortens hashes to their first 12 hex digits and cuts long values with an
+    ellipsis, keeping 200 characters of a reason; ``full`` shows every value whole. Texts with
+    spaces or control characters are quoted as JSON strings, so one event stays on one line.
+    """
+    if not payload:
+        return ""
+    keys = sorted(payload, key=lambda k: (k == "reason", k))
+    pairs = []
+    for key in keys:
+        text = _audit_value(payload[key], full)
+        limit = AUDIT_REASON_CHARS if key == "reason" else AUDIT_VALUE_CHARS
+        if not full and len(text) > limit:
+            text = text[: limit - 1] + "\u2026"
+        pairs.append(f"{key}={text}")
+    return " ".join(pairs)
+
+
+def _audit_value(value: object, full: bool) -> str:
+    """Return one payload value as compact text: lists in brackets, hashes shortened."""
+    if isinstance(value, str):
+        hashed = None if full else AUDIT_HASH.fullmatch(value)
+        if hashed:
+            return f"{hashed.group(1) or ''}{hashed.group(2)[:AUDIT_SHORT_HASH]}"
+        return value if AUDIT_BARE.fullmatch(value) else json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_audit_value(v, full) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{k}={_audit_value(v, full)}" for k, v in value.items())
+        return "{" + inner + "}"
+    return json.dumps(value, default=str)
+
+
+def print_audit_events(events: Sequence[dict[str, Any]], full: bool = False) -> None:
+    """Print audit events oldest first, one line each: number, time, actor, action, subject,
+    then the details of :func:`audit_details`.
+
+    ``events`` are mappings with the keys of an audit event, as the store or the server's API
+    gives them.
+    """
+    width = min(max((len(e["subject"]) for e in events), default=0), AUDIT_SUBJECT_WIDTH)
+    for e in events:
+        line = (
+            f"{e['seq']:>5} {e['created_at'][:19]} {e['actor']:<10} {e['action']:<24} "
+            f"{e['subject']:<{width}}  {audit_details(e.get('payload'), full)}"
+        )
+        console.print(line.rstrip(), markup=False, soft_wrap=True)

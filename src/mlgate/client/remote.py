@@ -27,6 +27,7 @@ from mlgate.cli.options import (
     AdvanceToOption,
     ApprovalRequirement,
     ApproveCommentOption,
+    AuditFullOption,
     AuditLimitOption,
     CheckName,
     ContractOption,
@@ -53,7 +54,14 @@ from mlgate.cli.options import (
     VerboseOption,
     WaivedRequirement,
 )
-from mlgate.cli.render import STATUS_STYLE, check_table, console, err_console, print_findings
+from mlgate.cli.render import (
+    STATUS_STYLE,
+    check_table,
+    console,
+    err_console,
+    print_audit_events,
+    print_findings,
+)
 from mlgate.client.http import URL_VARIABLE, ServerClient, segment
 from mlgate.client.views import alert_object, as_object, print_remote_status
 from mlgate.config import CONFIG_FILE, Workspace
@@ -554,16 +562,12 @@ def audit_verify() -> None:
 
 
 @audit_app.command("log")
-def audit_log(limit: AuditLimitOption = 30) -> None:
-    """Show the most recent audit events of the project."""
+def audit_log(limit: AuditLimitOption = 30, full: AuditFullOption = False) -> None:
+    """Show the most recent audit events of the project, with each event's details."""
     if not 1 <= limit <= 10_000:
         raise ValidationError(f"--limit must be between 1 and 10000; got {limit}")
     events = call("GET", "audit", params={"limit": limit})
-    for e in sorted(events, key=lambda event: event["seq"]):
-        console.print(
-            f"{e['seq']:>5} {e['created_at'][:19]} {escape(e['actor']):<10} "
-            f"{escape(e['action']):<24} {escape(e['subject'])}"
-        )
+    print_audit_events(sorted(events, key=lambda event: event["seq"]), full)
 
 
 # -- assembling ---------------------------------------------------------------------------

@@ -78,10 +78,18 @@ def _suggested(roles: set[str]) -> str:
 class Refusal(PolicyViolation):
     """An action the policy refused; the trail records it even though nothing else changes."""
 
-    def __init__(self, action: str, subject: str, reason: str, hint: str | None = None) -> None:
+    def __init__(
+        self,
+        action: str,
+        subject: str,
+        reason: str,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(reason, hint=hint)
         self.action = action
         self.subject = subject
+        self.details = dict(details or {})
         self.audited = False
 
 
@@ -237,18 +245,28 @@ class Governance:
             project=self.config.project,
         )
 
-    def refuse(self, action: str, subject: str, reason: str, hint: str | None = None) -> NoReturn:
-        """Refuse an action: it is recorded in the trail, then raised as a policy violation."""
-        refusal = Refusal(action, subject, reason, hint)
+    def refuse(
+        self,
+        action: str,
+        subject: str,
+        reason: str,
+        hint: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> NoReturn:
+        """Refuse an action: it is recorded in the trail, then raised as a policy violation.
+
+        ``details`` go into the refusal's audit payload beside the reason (what else the
+        attempt concerned, such as a repository's URL).
+        """
+        refusal = Refusal(action, subject, reason, hint, details)
         if not self.store.in_transaction:
             self._record_refusal(refusal)
         raise refusal
 
     def _record_refusal(self, refusal: Refusal) -> None:
         with self.store.transaction() as session:
-            self.audit(
-                session, f"{refusal.action}.refused", refusal.subject, {"reason": refusal.message}
-            )
+            payload = {**refusal.details, "reason": refusal.message}
+            self.audit(session, f"{refusal.action}.refused", refusal.subject, payload)
         refusal.audited = True
         logger.info("refused %s on %s for %s", refusal.action, refusal.subject, self.actor)
 
@@ -261,7 +279,13 @@ class Governance:
         return set(rows.scalars())
 
     def require_role(
-        self, session: Session, roles: set[str], action: str, subject: str, doing: str
+        self,
+        session: Session,
+        roles: set[str],
+        action: str,
+        subject: str,
+        doing: str,
+        details: dict[str, Any] | None = None,
     ) -> str:
         """Return the first of ``roles`` the actor holds, or refuse ``doing`` (plain words)."""
         held = self.roles_of(session, self.actor)
@@ -275,6 +299,7 @@ class Governance:
             f"{self.actor} holds {', '.join(sorted(held)) or 'no role'} in project "
             f"{self.config.project}",
             hint=f"an admin runs: mlgate member add {self.actor} --role {_suggested(roles)}",
+            details=details,
         )
 
     def project_rows(self, session: Session, model: type[Any]) -> list[Any]:
@@ -593,10 +618,14 @@ class Governance:
 
     # -- audit ------------------------------------------------------------------------------
 
-    def verify_audit(self) -> ChainReport:
-        """Recompute the audit chain and report the first broken event, if any."""
+    def verify_audit(self, known_head: tuple[int, str] | None = None) -> ChainReport:
+        """Recompute the audit chain and report the first broken event, if any.
+
+        ``known_head`` is an event number and hash noted from an earlier verification, which
+        must still be in the chain (see :func:`~mlgate.registry.audit.verify_chain`).
+        """
         with self.transaction() as session:
-            report = verify_chain(session)
+            report = verify_chain(session, known_head)
         logger.info("audit verification: %s", report.message)
         return report
 

@@ -4,13 +4,15 @@ A version passes when it is the project's current model version, the project has
 review stage, and every requirement of every stage up to and including ``review`` is met or
 waived right now, evaluated exactly as ``mlgate status`` evaluates it. Evaluating live means an
 expired waiver, a retrained model or a later finding closes the gate again. A refusal is audited
-under the action that asked (``model.package`` or ``model.publish``) and raised as a
-:class:`~mlgate.errors.PolicyViolation` naming every unmet requirement.
+under the action that asked (``model.package`` or ``model.publish``), with the model version as
+its subject, and raised as a :class:`~mlgate.errors.PolicyViolation` naming every unmet
+requirement.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import Any, NoReturn
 
 from sqlalchemy.orm import Session
 
@@ -62,24 +64,61 @@ def _spent_record(snap: Snapshot, state: RequirementState) -> bool:
     return state.state == "expired" and req.record in EXPIRING_RECORDS
 
 
-def reviewed_version(gov: Governance, version: int | None, action: str) -> ModelVersion:
+def subject_of(chosen: ModelVersion) -> str:
+    """Return the audit subject of every release event about ``chosen``: ``model:vN``."""
+    return f"model:v{chosen.version}"
+
+
+def refuse(
+    gov: Governance,
+    action: str,
+    chosen: ModelVersion,
+    reason: str,
+    hint: str,
+    details: dict[str, Any] | None = None,
+) -> NoReturn:
+    """Refuse ``action`` on ``chosen``, audited with the version and ``details``; raise it.
+
+    Every release refusal has the model version as its subject, whatever was refused (a role,
+    the gate), and keeps what else it concerned (the repository URL) in the payload, so the
+    trail of one model version lists all attempts to release it.
+    """
+    gov.refuse(action, subject_of(chosen), reason, hint, release_details(chosen, details))
+
+
+def release_details(chosen: ModelVersion, details: dict[str, Any] | None) -> dict[str, Any]:
+    """Return the payload of a release event about ``chosen``, beside its own ``details``."""
+    return {"model_version": chosen.version, **(details or {})}
+
+
+def chosen_version(gov: Governance, version: int | None) -> ModelVersion:
+    """Return model version ``version`` (default: the current one), reviewed or not."""
+    with gov.transaction() as session:
+        return _chosen(gov, session, gov.snapshot(session), version)
+
+
+def reviewed_version(
+    gov: Governance, version: int | None, action: str, details: dict[str, Any] | None = None
+) -> ModelVersion:
     """Return model version ``version`` (default: the current one) if it passed review.
 
-    Otherwise the refusal is audited as ``{action}.refused`` and raised.
+    Otherwise the refusal is audited as ``{action}.refused``, with ``details`` in its payload,
+    and raised.
     """
     with gov.transaction() as session:
         snap = gov.snapshot(session)
         chosen = _chosen(gov, session, snap, version)
         gaps = review_gaps(snap, chosen)
 
-    subject = f"model:v{chosen.version}"
     if gaps:
-        gov.refuse(
+        refuse(
+            gov,
             action,
-            subject,
+            chosen,
             f"model version {chosen.version} has not passed the review gate: "
             f"{len(gaps)} gap(s): " + "; ".join(gaps),
             hint="mlgate status --all shows each requirement and the command that closes it",
+            details=details,
         )
     logger.info("%s: model version %d passed the review gate", action, chosen.version)
     return chosen

@@ -198,7 +198,9 @@ def init_source(project: str, names: PackageNames, requirements: Requirements) -
         f"console script ``{names.script}`` scores a CSV or Parquet file. {needs}"
         '"""\n\n'
         "from ._runtime import (\n"
+        "    DataFileError,\n"
         "    IntegrityError,\n"
+        "    ScoringError,\n"
         "    SignatureError,\n"
         "    features,\n"
         "    load,\n"
@@ -212,9 +214,11 @@ def init_source(project: str, names: PackageNames, requirements: Requirements) -
         f"MODEL_VERSION = {int(names.version)}\n"
         f'__version__ = "{names.version}"\n'
         "__all__ = [\n"
+        '    "DataFileError",\n'
         '    "IntegrityError",\n'
         '    "MODEL_VERSION",\n'
         '    "PROJECT",\n'
+        '    "ScoringError",\n'
         '    "SignatureError",\n'
         '    "features",\n'
         '    "load",\n'

@@ -31,8 +31,8 @@ from sqlalchemy import select
 
 from mlgate.errors import ConflictError, ValidationError
 from mlgate.lifecycle.service import Governance
-from mlgate.registry.models import AuditEvent
-from mlgate.release.gate import reviewed_version
+from mlgate.registry.models import AuditEvent, ModelVersion
+from mlgate.release.gate import chosen_version, release_details, reviewed_version, subject_of
 from mlgate.release.package import BuiltWheel, build_wheel
 
 logger = logging.getLogger(__name__)
@@ -100,11 +100,10 @@ def publish_model(
     """
     env = dict(os.environ if env is None else env)
     target = repository_url(url, env)
-    with gov.transaction() as session:
-        gov.require_role(
-            session, PUBLISH_ROLES, "model.publish", f"repository:{target}", "publish models"
-        )
-    chosen = reviewed_version(gov, version, "model.publish")
+    where = {"repository_url": target}
+    asked = chosen_version(gov, version)
+    _require_publisher(gov, asked, where)
+    chosen = reviewed_version(gov, asked.version, "model.publish", where)
     missing = [v for v in CREDENTIAL_VARIABLES if not env.get(v)]
     if missing:
         raise ValidationError(
@@ -137,6 +136,19 @@ def publish_model(
         )
     logger.info("published %s to %s", wheel.filename, target)
     return Published(wheel, target)
+
+
+def _require_publisher(gov: Governance, chosen: ModelVersion, details: dict[str, str]) -> None:
+    """Refuse, and audit on ``chosen``, a publisher who holds none of :data:`PUBLISH_ROLES`."""
+    with gov.transaction() as session:
+        gov.require_role(
+            session,
+            PUBLISH_ROLES,
+            "model.publish",
+            subject_of(chosen),
+            "publish models",
+            release_details(chosen, details),
+        )
 
 
 def _audit_failure(
