@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from mlgate.reports.files import write_text_atomic
-from mlgate.reports.html import _anchor, _environment, build_context
+from mlgate.reports.html import _anchor, _environment, anchor_id, build_context
 from mlgate.reports.regulatory import SECTIONS, Item, Section, item_label
 
 logger = logging.getLogger(__name__)
 
 TEMPLATE = "governance.html.j2"
 APPROVED = "approve"
+SATISFIED = "satisfied"
 OPEN_FINDING = "open"
 
 
@@ -116,7 +117,12 @@ def _item(item: Item, data: Mapping[str, Any]) -> dict[str, Any]:
     """Whether one expected item is recorded, and the evidence (if any) that records it."""
     kind, name = item
     evidence = None
-    if kind == "evidence":
+    anchor = state = None
+    if kind == "requirement":
+        state = _requirement_state(name, data)
+        present = state == SATISFIED
+        anchor = requirement_anchor(name) if state is not None else None
+    elif kind == "evidence":
         evidence = _newest(data.get("evidence") or [], name)
         present = evidence is not None
     elif kind == "approval":
@@ -133,10 +139,24 @@ def _item(item: Item, data: Mapping[str, Any]) -> dict[str, Any]:
         "label": item_label(item),
         "present": present,
         "evidence_id": evidence.get("id") if evidence else None,
-        "anchor": _anchor(evidence.get("id")) if evidence else None,
-        "status": evidence.get("status") if evidence else None,
+        "anchor": _anchor(evidence.get("id")) if evidence else anchor,
+        "status": evidence.get("status") if evidence else state,
         "summary": evidence.get("summary") if evidence else None,
     }
+
+
+def requirement_anchor(requirement_id: Any) -> str:
+    """The id of a requirement's row in the report's lifecycle tables."""
+    return "requirement-" + anchor_id(requirement_id)
+
+
+def _requirement_state(name: str, data: Mapping[str, Any]) -> str | None:
+    """The current state of the policy requirement ``name``, or None when no stage has it."""
+    for stage in data.get("stages") or []:
+        for requirement in stage.get("requirements") or []:
+            if requirement.get("id") == name:
+                return requirement.get("state")
+    return None
 
 
 def _record_present(name: str, data: Mapping[str, Any]) -> bool:

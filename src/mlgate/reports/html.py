@@ -36,6 +36,10 @@ TEMPLATE = "report.html.j2"
 MAX_TABLE_ROWS = 50
 MAX_AUDIT_EVENTS = 50
 MAX_DEPTH = 6
+# A table wider than this many columns is shown in parts that each repeat the leading text
+# columns naming the row (at most MAX_KEY_COLUMNS), so no part runs off an A4 page or a screen.
+MAX_TABLE_COLUMNS = 9
+MAX_KEY_COLUMNS = 2
 MISSING = "—"
 
 # Document fields that feed the model card, first match wins. Document schemas are owned by
@@ -72,6 +76,7 @@ _SYMBOLS = {
     "info": "i",
 }
 _CLASS_SAFE = re.compile(r"[^a-z0-9-]")
+_ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 # The keys of each record of the input. Missing keys are filled with None before rendering, so
 # the template (which fails on an undefined name) only meets a wrong key through a template bug.
@@ -246,6 +251,7 @@ def _environment() -> jinja2.Environment:
             "num": format_value,
             "text": format_text,
             "badge_class": _badge_class,
+            "anchor_id": anchor_id,
             "symbol": lambda value: _SYMBOLS.get(str(value).lower(), "•"),
             "short": lambda value: format_text(value)[:12] if value else MISSING,
         }
@@ -265,8 +271,13 @@ def _fill_all(records: Iterable[Mapping[str, Any]] | None, keys: Sequence[str]) 
     return [_fill(record, keys) for record in records or []]
 
 
+def anchor_id(value: Any) -> str:
+    """``value`` made safe for an HTML id or a ``#`` link: other characters become ``-``."""
+    return _ANCHOR_UNSAFE.sub("-", str(value))
+
+
 def _anchor(evidence_id: Any) -> str:
-    return "evidence-" + re.sub(r"[^A-Za-z0-9_-]", "-", str(evidence_id))
+    return "evidence-" + anchor_id(evidence_id)
 
 
 def _model(model: Mapping[str, Any] | None) -> dict[str, Any] | None:
@@ -377,7 +388,44 @@ def _table(name: str, rows: Sequence[Any]) -> dict[str, Any]:
         [row.get(column) for column in columns] if isinstance(row, Mapping) else [row]
         for row in shown
     ]
-    return {"name": name, "columns": list(columns), "rows": cells, "total": len(rows)}
+    parts = column_parts(len(columns), key_columns(cells, _is_text))
+    return {
+        "name": name,
+        "columns": list(columns),
+        "rows": cells,
+        "total": len(rows),
+        "parts": parts,
+    }
+
+
+def column_parts(
+    n_columns: int, key_columns: int, max_columns: int = MAX_TABLE_COLUMNS
+) -> list[list[int]]:
+    """The column indices of each part a table of ``n_columns`` columns is shown in.
+
+    A table of at most ``max_columns`` columns is one part. A wider one is cut into parts of at
+    most ``max_columns`` columns, each starting with the ``key_columns`` leading columns, so
+    every part still names its rows.
+    """
+    if n_columns <= max_columns:
+        return [list(range(n_columns))]
+    keys = list(range(max(0, min(key_columns, MAX_KEY_COLUMNS, max_columns - 1))))
+    rest = list(range(len(keys), n_columns))
+    width = max_columns - len(keys)
+    return [keys + rest[start : start + width] for start in range(0, len(rest), width)]
+
+
+def key_columns(rows: Sequence[Sequence[Any]], is_text: Any) -> int:
+    """How many leading columns hold only text (or nothing) in every row: they name the row."""
+    count = 0
+    width = min((len(row) for row in rows), default=0)
+    while count < min(width, MAX_KEY_COLUMNS) and all(is_text(row[count]) for row in rows):
+        count += 1
+    return max(count, 1)
+
+
+def _is_text(value: Any) -> bool:
+    return value is None or isinstance(value, str)
 
 
 def _node(value: Any, depth: int = 0) -> dict[str, Any]:
@@ -392,7 +440,13 @@ def _node(value: Any, depth: int = 0) -> dict[str, Any]:
             table = _table("", value)
             rows = [[_node(cell, depth + 1) for cell in row] for row in table["rows"]]
             columns = [_label(column) for column in table["columns"]]
-            return {"t": "table", "columns": columns, "rows": rows, "total": table["total"]}
+            return {
+                "t": "table",
+                "columns": columns,
+                "rows": rows,
+                "total": table["total"],
+                "parts": table["parts"],
+            }
         return {"t": "list", "entries": [_node(item, depth + 1) for item in value]}
     return {"t": "scalar", "v": value}
 

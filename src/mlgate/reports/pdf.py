@@ -4,7 +4,13 @@ WeasyPrint is an optional dependency (``pip install 'mlgate[review]'``) because 
 from the operating system. The HTML reports are printed as they are, with :data:`PRINT_CSS`
 added: it sets the page box, repeats the document title and the page number on each page, keeps
 table rows, charts and evidence cards whole, and lets wide tables wrap instead of running off
-the page. Charts are inline SVG, which WeasyPrint draws as vectors.
+the page: a long word in a cell (a hash, an identifier, a timestamp) may break anywhere, and
+tables of many columns come in parts (see :func:`mlgate.reports.html.column_parts`). Charts are
+inline SVG, which WeasyPrint draws as vectors.
+
+WeasyPrint measures a cell whose text may break anywhere in time that grows with the square of
+the text's length (seconds for a paragraph of a few thousand characters), so only the long words
+themselves are marked breakable (:func:`breakable_words`); prose wraps between its words.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -40,7 +47,10 @@ h1 { string-set: doc-title content(); }
 .page { max-width: none; padding: 0; }
 nav.toc ol ol { columns: 1; }
 table { font-size: 7.5pt; width: 100%; table-layout: auto; }
-th, td { overflow-wrap: break-word; padding: 2px 4px; }
+th, td { overflow-wrap: break-word !important; padding: 2px 4px; }
+.brk, td code, td .hash { overflow-wrap: anywhere !important; }
+td.num { overflow-wrap: normal; }
+table.part { font-size: 6.5pt; }
 thead { display: table-header-group; }
 tr, figure, article.evidence h3, dl.meta, .claim { break-inside: avoid; }
 table.metrics, table.doc-table, table.completeness { break-inside: avoid; }
@@ -49,6 +59,39 @@ figure svg { max-width: 100%; height: auto; }
 a { color: inherit; text-decoration: none; }
 .back { display: none; }
 """
+
+
+# A run of text without spaces long enough to overflow a narrow column, and short enough that
+# breaking it anywhere is cheap to lay out; longer runs wrap only where a word may.
+LONG_WORD = re.compile(r"(?<![^\s<>])[^\s<>]{16,100}(?![^\s<>])")
+TAG = re.compile(r"(<[^>]*>)")
+TAG_NAME = re.compile(r"</?\s*([A-Za-z][A-Za-z0-9-]*)")
+# Elements whose text is not laid out as cell text, or must not change.
+RAW_ELEMENTS = frozenset({"style", "script", "svg", "title", "head"})
+
+
+def breakable_words(html: str) -> str:
+    """Return ``html`` with each long word of its text wrapped in ``<span class="brk">``.
+
+    Only text between tags changes, never a tag, an attribute, a style sheet or a chart, so the
+    page reads and links as before; the span lets that word, and nothing else, break anywhere.
+    """
+    parts = TAG.split(html)
+    open_raw: list[str] = []
+    for i, part in enumerate(parts):
+        if i % 2:
+            found = TAG_NAME.match(part)
+            name = found.group(1).lower() if found else ""
+            if name in RAW_ELEMENTS and not part.endswith("/>"):
+                if part.startswith("</"):
+                    if open_raw and open_raw[-1] == name:
+                        open_raw.pop()
+                else:
+                    open_raw.append(name)
+            continue
+        if not open_raw and part:
+            parts[i] = LONG_WORD.sub(r'<span class="brk">\g<0></span>', part)
+    return "".join(parts)
 
 
 def write_pdf(html: str, path: str | os.PathLike[str]) -> Path:
@@ -67,7 +110,7 @@ def write_pdf(html: str, path: str | os.PathLike[str]) -> Path:
     tmp = target.with_name(f".{target.name}.tmp")
     try:
         with _quiet_weasyprint():
-            document = weasyprint.HTML(string=html, base_url=str(target.parent))
+            document = weasyprint.HTML(string=breakable_words(html), base_url=str(target.parent))
             document.write_pdf(tmp, stylesheets=[weasyprint.CSS(string=PRINT_CSS)])
         os.replace(tmp, target)
     finally:

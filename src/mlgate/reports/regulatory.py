@@ -13,6 +13,9 @@ An expected item is one of:
     evidence whose name or requirement id is ``NAME`` (a document or a check);
 ``("approval", REQUIREMENT)``
     an approving decision recorded on ``REQUIREMENT``;
+``("requirement", REQUIREMENT)``
+    a policy requirement that the lifecycle evaluates live and stores no evidence for (the
+    review stage's ``process`` check), present when its current state is ``satisfied``;
 ``("record", WHAT)``
     a fact of the registry: ``dataset`` (a registered dataset version), ``model`` (a registered
     model version), ``deployment`` (a deployment), ``audit`` (an audit chain that verifies),
@@ -91,9 +94,10 @@ SECTIONS: tuple[Section, ...] = (
         title="Validation and testing",
         annex_iv="2(g) validation and testing procedures, metrics and logs; 3 capabilities, "
         "limitations and accuracy for specific groups; 4 appropriateness of the performance "
-        "metrics; Art. 15 accuracy and robustness",
-        sr_11_7="V validation: conceptual soundness, outcomes analysis and benchmarking, by "
-        "independent reviewers whose findings are tracked to closure",
+        "metrics; 1(h) instructions for use; Art. 15 accuracy and robustness",
+        sr_11_7="V validation: conceptual soundness (including review of the code and its "
+        "documentation), outcomes analysis and benchmarking, by independent reviewers whose "
+        "findings are tracked to closure",
         expected=(
             ("evidence", "holdout_accuracy"),
             ("evidence", "business_accuracy"),
@@ -106,6 +110,8 @@ SECTIONS: tuple[Section, ...] = (
             ("evidence", "performance"),
             ("approval", "model_validation"),
             ("evidence", "user_acceptance"),
+            ("evidence", "code_review"),
+            ("evidence", "documentation"),
             ("record", "findings_closed"),
         ),
     ),
@@ -130,18 +136,19 @@ SECTIONS: tuple[Section, ...] = (
         title="Governance and risk management",
         annex_iv="5 risk management system; 6 changes through the lifecycle; 7 standards "
         "applied; 8 declaration of conformity (approvals)",
-        sr_11_7="VI governance, policies and controls: roles, approvals, exceptions, inventory "
-        "and internal audit",
+        sr_11_7="VI governance, policies and controls: roles, approvals, exceptions, inventory, "
+        "internal audit and verification that the process was followed",
         expected=(
             ("evidence", "risk_assessment"),
             ("approval", "risk_assessment_approval"),
             ("approval", "model_review"),
+            ("requirement", "process"),
             ("record", "audit"),
         ),
     ),
 )
 
-ITEM_KINDS = ("evidence", "approval", "record")
+ITEM_KINDS = ("evidence", "approval", "requirement", "record")
 RECORDS = ("dataset", "model", "deployment", "audit", "findings_closed", "alerts")
 
 
@@ -150,6 +157,8 @@ def item_label(item: Item) -> str:
     kind, name = item
     if kind == "approval":
         return f"approval of {name}"
+    if kind == "requirement":
+        return f"{name.replace('_', ' ')} check met"
     if kind == "record":
         return {
             "dataset": "a registered dataset version",
