@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -108,3 +111,29 @@ def fill(kind: str, root: Path, **changes: object) -> Path:
     path = root / "docs" / f"{kind}.yaml"
     path.write_text(yaml.safe_dump(content, sort_keys=False))
     return path
+
+
+@contextmanager
+def headless_chromium() -> Iterator[Any]:
+    """Yield headless Chromium from the operating system (scripts/setup.sh installs it).
+
+    A missing browser fails the test that asked for it, naming how to install it: the browser
+    tests run in CI, which has it.
+    """
+    from playwright.sync_api import sync_playwright
+
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).is_file():
+        pytest.fail(
+            f"Chromium is not installed (looked for 'chromium' on PATH and {executable}); "
+            "the browser tests need it: run scripts/setup.sh, or apt-get install chromium"
+        )
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=["--no-sandbox"]
+        )
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()

@@ -24,7 +24,7 @@ from mlgate.reports.card_schema import CARD_SCHEMA, validate_card
 from mlgate.reports.collect import collect
 from mlgate.reports.governance import completeness, render_governance, write_governance
 from mlgate.reports.regulatory import SECTIONS
-from tests.fixtures import fill, synthetic_frame
+from tests.fixtures import fill, headless_chromium, synthetic_frame
 
 INJECTED = "<script>alert('card')</script>"
 RESOLUTION = "Threshold recalibrated on the 2026 hold-out; re-tested by the validator."
@@ -376,25 +376,8 @@ def test_wide_tables_are_split_into_parts_that_repeat_the_row_names() -> None:
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     """Headless Chromium from the operating system, to measure the pages as a reader sees them."""
-    import shutil
-
-    from playwright.sync_api import sync_playwright
-
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).is_file():
-        pytest.fail(
-            f"Chromium is not installed (looked for 'chromium' on PATH and {executable}); "
-            "run scripts/setup.sh, or apt-get install chromium"
-        )
-    playwright = sync_playwright().start()
-    try:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
-        )
+    with headless_chromium() as browser:
         yield browser
-        browser.close()
-    finally:
-        playwright.stop()
 
 
 # Every table wider than the element holding it, and how wide the page scrolls.

@@ -226,25 +226,6 @@ def test_mutable_default(tmp_path):
 
 @pytest.mark.parametrize(
     ("clause", "body"),
-    [("except:", "pass"), ("except Exception:", "..."), ("except BaseException:", "continue")],
-)
-def test_bare_except_that_swallows(tmp_path, clause, body):
-    source = f"""
-    def f(items):
-        for item in items:
-            try:
-                item.run()
-            {clause}
-                {body}
-    """
-    _write(tmp_path, "m.py", source)
-    findings = review_source(tmp_path)
-    assert _pairs(findings) == [("bare-except", 5)]
-    assert findings[0].severity == "fail"
-
-
-@pytest.mark.parametrize(
-    ("clause", "body"),
     [("except ValueError:", "pass"), ("except Exception:", "raise"), ("except:", "log(item)")],
 )
 def test_except_that_handles_or_is_narrow_is_clean(tmp_path, clause, body):
@@ -349,6 +330,9 @@ def test_listed_file_that_is_missing_raises(tmp_path):
 @pytest.mark.parametrize(
     ("clause", "body"),
     [
+        ("except:", "pass"),
+        ("except Exception:", "..."),
+        ("except BaseException:", "continue"),
         ("except (ValueError, Exception):", "pass"),
         ("except (Exception,):", "continue"),
         ("except (KeyError, BaseException) as error:", "..."),

@@ -9,7 +9,6 @@ it); without it these tests fail, naming what to install.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 import time
@@ -19,12 +18,13 @@ from pathlib import Path
 
 import pytest
 import uvicorn
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from mlgate.lifecycle.evidence import submit_document
 from mlgate.registry.db import Store
 from mlgate.server.accounts import Accounts
 from mlgate.server.app import create_app
+from tests.fixtures import headless_chromium
 from tests.server.conftest import server_settings
 from tests.server.web_helpers import PASSWORD, business_case, make_project
 
@@ -84,21 +84,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Headless Chromium from the operating system."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(executable).is_file():
-        pytest.fail(
-            f"Chromium is not installed (looked for 'chromium' on PATH and {executable}); "
-            "the browser tests need it: run scripts/setup.sh, or apt-get install chromium"
-        )
-    playwright = sync_playwright().start()
-    try:
-        chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=["--no-sandbox"]
-        )
+    with headless_chromium() as chromium:
         yield chromium
-        chromium.close()
-    finally:
-        playwright.stop()
 
 
 @dataclass
