@@ -179,7 +179,7 @@ def test_payload_edited_into_invalid_json_is_tampering(tmp_path) -> None:  # typ
         report = verify_chain(session)
     assert not report.ok
     assert report.first_bad_seq == 2
-    assert "payload is no longer valid JSON" in report.message
+    assert "payload or seals are no longer valid JSON" in report.message
 
 
 def test_emptied_trail_is_caught_against_the_stored_projects(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -15,7 +15,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, Text, cast, func, select
@@ -375,7 +374,9 @@ def _first_problem(row: Any, expected_seq: int, prev_hash: str) -> tuple[int, st
         payload = json.loads(row.payload) if isinstance(row.payload, str) else row.payload
         seals = json.loads(row.seals) if isinstance(row.seals, str) else row.seals
     except json.JSONDecodeError:
-        return row.seq, f"event {row.seq} was altered: its payload is no longer valid JSON"
+        return row.seq, (
+            f"event {row.seq} was altered: its payload or seals are no longer valid JSON"
+        )
     if event_hash(prev_hash, _content(row, payload, seals)) != row.hash:
         return row.seq, (
             f"event {row.seq} ({row.action} {row.subject} by {row.actor}) was altered: "
@@ -386,8 +387,4 @@ def _first_problem(row: Any, expected_seq: int, prev_hash: str) -> tuple[int, st
 
 def _parsed_seals(rows: Sequence[Any]) -> dict[str, tuple[int, str | None]]:
     """Return the newest recorded digest of each sealed row, from events already verified."""
-    events = [
-        SimpleNamespace(seq=row.seq, seals=json.loads(row.seals) if row.seals else None)
-        for row in rows
-    ]
-    return newest_seals(events)
+    return newest_seals((row.seq, json.loads(row.seals) if row.seals else None) for row in rows)

@@ -199,15 +199,18 @@ def _describe(key: str) -> str:
     return f"row {row_id} of table {table}"
 
 
-def newest_seals(events: Iterable[Any]) -> dict[str, tuple[int, str | None]]:
+def newest_seals(
+    events: Iterable[tuple[int, Mapping[str, str | None] | None]],
+) -> dict[str, tuple[int, str | None]]:
     """Return, per sealed row, the newest event that sealed it and its digest.
 
-    ``events`` are in chain order and carry ``seq`` and ``seals`` (a mapping or ``None``).
+    ``events`` are ``(seq, seals)`` pairs in chain order; ``seals`` is ``None`` for an event
+    that sealed nothing.
     """
     recorded: dict[str, tuple[int, str | None]] = {}
-    for event in events:
-        for key, digest in (event.seals or {}).items():
-            recorded[key] = (event.seq, digest)
+    for seq, seals in events:
+        for key, digest in (seals or {}).items():
+            recorded[key] = (seq, digest)
     return recorded
 
 
